@@ -1,0 +1,45 @@
+import { Command, CommanderError } from 'commander';
+import { UserError } from '../diag/errors';
+import { registerLint } from './lint';
+
+/** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('mesh')
+    .description('HMS-SVC: compile mesh policies to Envoy xDS and serve them')
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  let exitCode = 0;
+  const setExit = (code: number): void => {
+    exitCode = code;
+  };
+  // One registration per command file; each command only calls library functions.
+  registerLint(program, setExit);
+
+  try {
+    await program.parseAsync(argv as string[]);
+    return exitCode;
+  } catch (err) {
+    return handleError(err);
+  }
+}
+
+function handleError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // --help and --version exit through here with code 0.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+    return 2;
+  }
+  if (err instanceof UserError) {
+    process.stderr.write(`mesh: error ${err.code}: ${err.message}\n`);
+    return err.exitCode;
+  }
+  // A bug: show the stack so it can be reported.
+  process.stderr.write(`mesh: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+  return 70;
+}
+
+export type SetExit = (code: number) => void;

@@ -1,0 +1,178 @@
+/**
+ * Schema-valid sources -> the typed MeshModel (src/model/types.ts). Runs only
+ * on files that passed the schema, so shapes are trusted here; meaning is
+ * checked later by src/model/checks.ts.
+ */
+import type { SourcePos } from '../diag/diagnostic';
+import type {
+  AccessPolicy, CircuitBreakerPolicy, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
+  ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
+} from '../model/types';
+import { BUILTIN } from './defaults';
+import { parseDurationMs } from './duration';
+import { keyPos, valuePos, type DocPath } from './positions';
+import type { SourceFile } from './source-file';
+
+type Obj = Record<string, unknown>;
+
+const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function buildSettings(src: SourceFile | undefined, dir: string): MeshSettings {
+  const v = (src?.value ?? {}) as Obj;
+  const ports = (v.ports ?? {}) as Obj;
+  const cp = (v.control_plane ?? {}) as Obj;
+  return {
+    name: (v.name as string) ?? BUILTIN.meshName,
+    trustDomain: (v.trust_domain as string) ?? BUILTIN.trustDomain,
+    outboundPort: (ports.outbound as number) ?? BUILTIN.outboundPort,
+    inboundPort: (ports.inbound as number) ?? BUILTIN.inboundPort,
+    adminPort: (ports.admin as number) ?? BUILTIN.adminPort,
+    controlPlane: {
+      address: (cp.address as string) ?? BUILTIN.controlPlaneAddress,
+      xdsPort: (cp.xds_port as number) ?? BUILTIN.xdsPort,
+      adminPort: (cp.admin_port as number) ?? BUILTIN.controlPlaneAdminPort,
+    },
+    pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
+    pos: src ? valuePos(src, []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
+  };
+}
+
+export function buildService(src: SourceFile, relFile: string, settings: MeshSettings): ServiceManifest {
+  const v = src.value as Obj;
+  const version = v.version as string;
+  // An explicit list is taken as written (MESH033 reports a `version` missing from it).
+  const versions = [...((v.versions as string[] | undefined) ?? [version])].sort();
+  const fieldPos: Record<string, SourcePos> = {};
+  for (const k of Object.keys(v)) fieldPos[k] = valuePos(src, [k]);
+  const endpoints = ((v.endpoints as Obj[] | undefined) ?? []).map((e, i) => ({
+    address: e.address as string,
+    port: e.port as number,
+    version: (e.version as string | undefined) ?? version,
+    pos: valuePos(src, ['endpoints', i]),
+  }));
+  const calls = ((v.calls as string[] | undefined) ?? [])
+    .map((target, i) => ({ target, pos: valuePos(src, ['calls', i]) }))
+    .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  return {
+    name: v.name as string,
+    version,
+    versions,
+    protocol: v.protocol as 'http' | 'grpc',
+    port: v.port as number,
+    meshPort: (v.mesh_port as number | undefined) ?? settings.inboundPort,
+    endpoints,
+    calls,
+    file: relFile,
+    pos: valuePos(src, []),
+    fieldPos,
+  };
+}
+
+/** Picks an explicit value, else a mesh-wide default, else the built-in one, remembering which. */
+class Resolver {
+  constructor(
+    private readonly src: SourceFile | undefined,
+    private readonly explicit: Obj | undefined,
+    private readonly explicitPath: DocPath,
+    private readonly defaults: Obj | undefined,
+    private readonly defaultsPath: DocPath,
+  ) {}
+
+  pick<T>(key: string, builtin: T, convert: (raw: unknown) => T = (x) => x as T): Valued<T> {
+    if (this.explicit && this.explicit[key] !== undefined) {
+      return { value: convert(this.explicit[key]), from: { kind: 'file', pos: valuePos(this.src!, [...this.explicitPath, key]) } };
+    }
+    if (this.defaults && this.defaults[key] !== undefined) {
+      return { value: convert(this.defaults[key]), from: { kind: 'mesh-default', pos: valuePos(this.src!, [...this.defaultsPath, key]) } };
+    }
+    return { value: builtin, from: { kind: 'builtin' } };
+  }
+
+  get pos(): SourcePos | undefined {
+    if (this.explicit) return keyPos(this.src!, this.explicitPath);
+    if (this.defaults) return keyPos(this.src!, this.defaultsPath);
+    return undefined;
+  }
+}
+
+const durationMs = (raw: unknown): number => parseDurationMs(raw as string)!;
+
+export function buildPolicies(src: SourceFile | undefined, services: readonly ServiceManifest[]): ServicePolicies[] {
+  const v = (src?.value ?? {}) as Obj;
+  const section = (name: string): Obj => (v[name] ?? {}) as Obj;
+  const defaults = (v.defaults ?? {}) as Obj;
+  return services
+    .map((s) => s.name)
+    .filter((n, i, all) => all.indexOf(n) === i)
+    .map((svc) => {
+      const res = (kind: string): Resolver =>
+        new Resolver(src, section(kind)[svc] as Obj | undefined, [kind, svc], defaults[kind] as Obj | undefined, ['defaults', kind]);
+      return {
+        service: svc,
+        circuitBreaker: circuitBreaker(res('circuit_breakers')),
+        rateLimit: rateLimit(src, section('rate_limits')[svc] as Obj | undefined, svc),
+        retries: retries(res('retries')),
+        timeouts: timeouts(res('timeouts')),
+        access: access(src, section('access')[svc] as Obj | undefined, svc),
+        split: split(src, section('traffic')[svc] as Obj | undefined, svc),
+      };
+    })
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+}
+
+function circuitBreaker(r: Resolver): CircuitBreakerPolicy | undefined {
+  const pos = r.pos;
+  if (!pos) return undefined; // no outlier detection unless asked for, as in Envoy and Istio
+  return {
+    maxFailures: r.pick('max_failures', BUILTIN.maxFailures),
+    resetSeconds: r.pick('reset_seconds', BUILTIN.resetSeconds),
+    maxConnections: r.pick('max_connections', BUILTIN.maxConnections),
+    maxPendingRequests: r.pick('max_pending_requests', BUILTIN.maxPendingRequests),
+    maxRequests: r.pick('max_requests', BUILTIN.maxRequests),
+    pos,
+  };
+}
+
+function rateLimit(src: SourceFile | undefined, p: Obj | undefined, svc: string): RateLimitPolicy | undefined {
+  if (!p || !src) return undefined;
+  const rps: Valued<number> = { value: p.rps as number, from: { kind: 'file', pos: valuePos(src, ['rate_limits', svc, 'rps']) } };
+  const burst: Valued<number> =
+    p.burst !== undefined ? { value: p.burst as number, from: { kind: 'file', pos: valuePos(src, ['rate_limits', svc, 'burst']) } } : { value: rps.value, from: rps.from };
+  return { rps, burst, pos: keyPos(src, ['rate_limits', svc]) };
+}
+
+function retries(r: Resolver): RetryPolicy {
+  const perTry = r.pick<number | undefined>('per_try_timeout', undefined, durationMs);
+  return {
+    attempts: r.pick('attempts', BUILTIN.retryAttempts as number),
+    ...(perTry.value !== undefined ? { perTryTimeoutMs: perTry as Valued<number> } : {}),
+    retryOn: r.pick<readonly string[]>('retry_on', BUILTIN.retryOn, (x) => [...(x as string[])].sort()),
+    ...(r.pos ? { pos: r.pos } : {}),
+  };
+}
+
+function timeouts(r: Resolver): TimeoutPolicy {
+  return { requestMs: r.pick('request', BUILTIN.requestTimeoutMs as number, durationMs), ...(r.pos ? { pos: r.pos } : {}) };
+}
+
+function access(src: SourceFile | undefined, p: Obj | undefined, svc: string): AccessPolicy {
+  if (!p || !src) return { allow: [] };
+  const allow = (p.allow as string[])
+    .map((caller, i) => ({ caller, pos: valuePos(src, ['access', svc, 'allow', i]) }))
+    .sort((a, b) => (a.caller < b.caller ? -1 : a.caller > b.caller ? 1 : 0));
+  return { allow, pos: keyPos(src, ['access', svc]) };
+}
+
+function split(src: SourceFile | undefined, p: Obj | undefined, svc: string): TrafficSplit | undefined {
+  if (!p || !src) return undefined;
+  const weights = Object.entries(p.split as Record<string, number>)
+    .map(([version, weight]) => ({ version, weight, pos: keyPos(src, ['traffic', svc, 'split', version]) }))
+    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  return { weights, pos: keyPos(src, ['traffic', svc, 'split']) };
+}
+
+export function assembleModel(dir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[]): MeshModel {
+  return { dir, settings, services: [...services].sort(byName), policies };
+}
+
+export type { Provenance };

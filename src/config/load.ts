@@ -1,0 +1,107 @@
+/**
+ * load -> check -> model: read a mesh directory, validate every file against
+ * its schema, build the typed model and run the semantic checks. Returns the
+ * model only when there are no errors, plus every diagnostic found.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
+import { checkMesh, type PolicyKeys } from '../model/checks';
+import type { MeshModel } from '../model/types';
+import { assembleModel, buildPolicies, buildService, buildSettings } from './build-model';
+import { keyPos } from './positions';
+import { checkSchema } from './schema-check';
+import { readSourceFile, type SourceFile } from './source-file';
+
+export interface LoadResult {
+  readonly model?: MeshModel;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Every source file read, keyed by display path (for explain/diff provenance). */
+  readonly sources: ReadonlyMap<string, SourceFile>;
+}
+
+export const POLICY_FILE = 'mesh_policies.yml';
+export const SETTINGS_FILE = 'mesh.yml';
+export const SERVICES_DIR = 'services';
+
+const POLICY_SECTIONS = ['circuit_breakers', 'rate_limits', 'retries', 'timeouts', 'access', 'traffic'] as const;
+
+export async function loadMesh(dir: string): Promise<LoadResult> {
+  return loadMeshSync(dir);
+}
+
+export function loadMeshSync(dir: string): LoadResult {
+  const sources = new Map<string, SourceFile>();
+  const abs = path.resolve(dir);
+  if (!isDirectory(abs)) {
+    const d = diagAt({ file: dir, line: 1, col: 1 }, 'error', 'MESH001', `mesh directory "${dir}" does not exist or is not a directory`, { hint: 'pass the folder holding mesh_policies.yml and services/' });
+    return { diagnostics: [d], sources };
+  }
+  const diags: Diagnostic[] = [];
+  const read = (rel: string): SourceFile => {
+    const src = readSourceFile(path.join(abs, rel), path.join(dir, rel));
+    sources.set(src.file, src);
+    diags.push(...src.diagnostics);
+    return src;
+  };
+  const settingsSrc = firstExisting(abs, [SETTINGS_FILE, 'mesh.yaml']).map(read)[0];
+  const policySrc = firstExisting(abs, [POLICY_FILE, 'mesh_policies.yaml']).map(read)[0];
+  const serviceFiles = listManifests(abs);
+  if (serviceFiles.length === 0) {
+    diags.push(diagAt({ file: path.join(dir, SERVICES_DIR), line: 1, col: 1 }, 'error', 'MESH002', `no service manifests found in ${path.join(dir, SERVICES_DIR)}/`, { hint: 'add one services/<name>.yml per service' }));
+  }
+  const serviceSrcs = serviceFiles.map((f) => [f, read(path.join(SERVICES_DIR, f))] as const);
+
+  const schemaOk = (src: SourceFile | undefined, schema: 'mesh' | 'mesh_policies' | 'service'): boolean => {
+    if (!src) return true;
+    if (src.diagnostics.length > 0 || src.value === undefined) return false;
+    const found = checkSchema(src, schema);
+    diags.push(...found);
+    return found.length === 0;
+  };
+  let ok = schemaOk(settingsSrc, 'mesh');
+  ok = schemaOk(policySrc, 'mesh_policies') && ok;
+  for (const [, src] of serviceSrcs) ok = schemaOk(src, 'service') && ok;
+  // Semantic rules need well-typed input; with schema errors they would only add noise.
+  if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags), sources };
+
+  const settings = buildSettings(settingsSrc, dir);
+  const services = serviceSrcs.map(([f, src]) => buildService(src, path.join(dir, SERVICES_DIR, f), settings));
+  const model = assembleModel(abs, settings, services, buildPolicies(policySrc, services));
+  diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
+  const sorted = sortDiagnostics(diags);
+  return hasErrors(sorted) ? { diagnostics: sorted, sources } : { model, diagnostics: sorted, sources };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function firstExisting(abs: string, names: string[]): string[] {
+  const found = names.filter((n) => fs.existsSync(path.join(abs, n)));
+  return found.slice(0, 1);
+}
+
+function listManifests(abs: string): string[] {
+  const dir = path.join(abs, SERVICES_DIR);
+  if (!isDirectory(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !e.isDirectory() && /\.ya?ml$/.test(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+function policyKeysOf(src: SourceFile | undefined): PolicyKeys[] {
+  if (!src) return [];
+  const v = src.value as Record<string, Record<string, unknown> | undefined>;
+  const out: PolicyKeys[] = [];
+  for (const section of POLICY_SECTIONS) {
+    for (const service of Object.keys(v[section] ?? {})) out.push({ section, service, pos: keyPos(src, [section, service]) });
+  }
+  return out;
+}

@@ -1,0 +1,208 @@
+/**
+ * Reading one YAML source file into a document that remembers positions.
+ * Every way a file can be bad (too big, not UTF-8, empty, syntax, duplicate
+ * keys, tabs, alias bombs, absurd nesting) becomes a positioned diagnostic;
+ * nothing here throws for bad input.
+ */
+import * as fs from 'node:fs';
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
+
+/** Policy and manifest files are small; anything larger is a mistake or an attack. */
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** Deeper than any real policy file; keeps the recursive composer far from the stack limit. */
+export const MAX_NESTING = 64;
+/** Real files use a handful of anchors; a billion-laughs bomb needs thousands of expansions. */
+export const MAX_ALIAS_COUNT = 100;
+
+export interface SourceFile {
+  /** Path as shown in diagnostics (relative to the working directory when possible). */
+  readonly file: string;
+  readonly doc?: Document.Parsed;
+  /** Plain JS value of the document (undefined when it could not be built). */
+  readonly value?: unknown;
+  readonly lineCounter: LineCounter;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function readSourceFile(absPath: string, displayPath: string): SourceFile {
+  const lineCounter = new LineCounter();
+  const at1 = { file: displayPath, line: 1, col: 1 };
+  let bytes: Buffer;
+  try {
+    const st = fs.statSync(absPath);
+    if (st.size > MAX_FILE_BYTES) {
+      return failed(displayPath, lineCounter, diagAt(at1, 'error', 'MESH004', `file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES} bytes`, { hint: 'policy and manifest files are small: split or fix this file' }));
+    }
+    bytes = fs.readFileSync(absPath);
+  } catch (err) {
+    return failed(displayPath, lineCounter, diagAt(at1, 'error', 'MESH003', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+  }
+  return parseSourceText(bytes, displayPath, lineCounter);
+}
+
+export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter = new LineCounter()): SourceFile {
+  const text = decodeUtf8(bytes, displayPath, lineCounter);
+  if (typeof text !== 'string') return failed(displayPath, lineCounter, text);
+  if (text.trim() === '') {
+    return failed(displayPath, lineCounter, diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH006', 'file is empty (no YAML content)', { hint: 'add the mapping this file should hold, or delete the file' }));
+  }
+  const deep = findDeepFlowNesting(text, displayPath);
+  if (deep) return failed(displayPath, lineCounter, deep);
+
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  } catch (err) {
+    // The composer recurses; MAX_NESTING pre-checks flow nesting, this catches the rest.
+    return failed(displayPath, lineCounter, diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH013', `document is too deeply nested or too complex to parse (${(err as Error).message})`));
+  }
+  const diagnostics: Diagnostic[] = [];
+  // After the first syntax error the parser's later complaints are mostly echoes of
+  // it; keep the first one, and every duplicate key (those never cascade).
+  const firstSyntax = doc.errors.find((e) => e.code !== 'DUPLICATE_KEY');
+  for (const e of doc.errors.filter((x) => x === firstSyntax || x.code === 'DUPLICATE_KEY')) {
+    const p = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+    const code = e.code === 'DUPLICATE_KEY' ? 'MESH011' : e.code === 'TAB_AS_INDENT' ? 'MESH015' : 'MESH010';
+    const message = code === 'MESH011' ? `duplicate key ${keyTextAt(text, e.pos[0])}: YAML map keys must be unique` : firstLine(e.message);
+    diagnostics.push(diagAt({ file: displayPath, line: p.line, col: p.col }, 'error', code, message, code === 'MESH015' ? { hint: 'YAML indentation must use spaces, not tabs' } : {}));
+  }
+  if (diagnostics.length > 0) return { file: displayPath, doc, lineCounter, diagnostics };
+
+  const nested = checkDepth(doc, displayPath, lineCounter);
+  if (nested) return { file: displayPath, doc, lineCounter, diagnostics: [nested] };
+  try {
+    const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    if (value === null || value === undefined) {
+      return { file: displayPath, doc, lineCounter, diagnostics: [diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH006', 'file is empty (no YAML content)')] };
+    }
+    return { file: displayPath, doc, value, lineCounter, diagnostics: [] };
+  } catch (err) {
+    const alias = firstAliasPos(doc, displayPath, lineCounter);
+    return { file: displayPath, doc, lineCounter, diagnostics: [diagAt(alias, 'error', 'MESH012', `too many alias expansions (limit ${MAX_ALIAS_COUNT}): ${firstLine((err as Error).message)}`, { hint: 'this looks like an alias bomb; write the values out' })] };
+  }
+}
+
+function failed(file: string, lineCounter: LineCounter, d: Diagnostic): SourceFile {
+  return { file, lineCounter, diagnostics: [d] };
+}
+
+function keyTextAt(text: string, offset: number): string {
+  const m = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(offset, offset + 200));
+  const key = (m?.[1] ?? '').trim();
+  return key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}
+
+/** Non-UTF-8 bytes are reported at the first bad byte, not silently replaced. */
+function decodeUtf8(bytes: Buffer, file: string, lineCounter: LineCounter): string | Diagnostic {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    if (text.includes('\u0000')) {
+      const pos = positionOfOffset(text, text.indexOf('\u0000'), file);
+      return diagAt(pos, 'error', 'MESH005', 'file contains a NUL byte: it is not a text file');
+    }
+    return text;
+  } catch {
+    const bad = firstInvalidUtf8Offset(bytes);
+    const prefix = bytes.subarray(0, bad).toString('utf8');
+    void lineCounter;
+    const pos = positionOfOffset(prefix, prefix.length, file);
+    return diagAt(pos, 'error', 'MESH005', `file is not valid UTF-8 (bad byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`, { hint: 'save the file as UTF-8' });
+  }
+}
+
+function firstInvalidUtf8Offset(bytes: Buffer): number {
+  // Binary search for the longest valid prefix: decoding is all-or-nothing.
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    try {
+      dec.decode(bytes.subarray(0, mid), { stream: true });
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+function positionOfOffset(text: string, offset: number, file: string): SourcePos {
+  let line = 1;
+  let lastNl = -1;
+  for (let i = 0; i < offset; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lastNl = i;
+    }
+  }
+  return { file, line, col: offset - lastNl };
+}
+
+/**
+ * Flow collections (`[[[[...]]]]`) nest without indentation and recurse in the
+ * parser; count them before parsing. Quoted strings are skipped roughly (a
+ * false alarm needs 64 brackets inside a string, which no policy has).
+ */
+function findDeepFlowNesting(text: string, file: string): Diagnostic | undefined {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+      else if (c === '\n') quote = '';
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#') {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? text.length : nl;
+    } else if (c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) {
+        return diagAt(positionOfOffset(text, i, file), 'error', 'MESH013', `nesting deeper than ${MAX_NESTING} levels`);
+      }
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/** Block nesting (by indentation), checked on the parsed tree without recursion. */
+function checkDepth(doc: Document.Parsed, file: string, lc: LineCounter): Diagnostic | undefined {
+  const stack: Array<[unknown, number]> = [[doc.contents, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_NESTING) {
+      const range = (node as Node | null)?.range;
+      const p = range ? lc.linePos(range[0]) : { line: 1, col: 1 };
+      return diagAt({ file, line: p.line, col: p.col }, 'error', 'MESH013', `nesting deeper than ${MAX_NESTING} levels`);
+    }
+    if (isMap(node) || isSeq(node)) {
+      for (const item of node.items) stack.push([isPair(item) ? item.value : item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+function firstAliasPos(doc: Document.Parsed, file: string, lc: LineCounter): SourcePos {
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isAlias(node) && node.range) {
+      const p = lc.linePos(node.range[0]);
+      return { file, line: p.line, col: p.col };
+    }
+    if (isMap(node) || isSeq(node)) {
+      for (const item of [...node.items].reverse()) {
+        if (isPair(item)) stack.push(item.value, item.key);
+        else stack.push(item);
+      }
+    } else if (isScalar(node)) continue;
+  }
+  return { file, line: 1, col: 1 };
+}

@@ -1,0 +1,60 @@
+/**
+ * The catalogue of diagnostic codes. Codes are stable: once released, a code
+ * keeps its meaning forever (CI pipelines and suppressions key on them).
+ * docs/diagnostics.md documents every entry; a test keeps the two in step.
+ */
+import type { Severity } from './diagnostic';
+
+export interface CodeInfo {
+  readonly code: string;
+  readonly severity: Severity;
+  readonly title: string;
+  /** I/O problems make `mesh lint` exit 2 instead of 1. */
+  readonly io?: boolean;
+}
+
+const entries: CodeInfo[] = [
+  { code: 'MESH001', severity: 'error', title: 'mesh directory missing or not a directory', io: true },
+  { code: 'MESH002', severity: 'error', title: 'no service manifests (services/*.yml) found' },
+  { code: 'MESH003', severity: 'error', title: 'file cannot be read', io: true },
+  { code: 'MESH004', severity: 'error', title: 'file too large' },
+  { code: 'MESH005', severity: 'error', title: 'file is not UTF-8 text' },
+  { code: 'MESH006', severity: 'error', title: 'file is empty' },
+  { code: 'MESH010', severity: 'error', title: 'YAML syntax error' },
+  { code: 'MESH011', severity: 'error', title: 'duplicate key' },
+  { code: 'MESH012', severity: 'error', title: 'too many alias expansions (alias bomb)' },
+  { code: 'MESH013', severity: 'error', title: 'nesting too deep' },
+  { code: 'MESH015', severity: 'error', title: 'tab used for indentation' },
+  { code: 'MESH020', severity: 'error', title: 'unknown key' },
+  { code: 'MESH021', severity: 'error', title: 'wrong type' },
+  { code: 'MESH022', severity: 'error', title: 'required key missing' },
+  { code: 'MESH023', severity: 'error', title: 'value out of range (e.g. non-positive rate or count)' },
+  { code: 'MESH024', severity: 'error', title: 'value has the wrong format' },
+  { code: 'MESH025', severity: 'error', title: 'value is not one of the allowed values' },
+  { code: 'MESH026', severity: 'error', title: 'invalid name' },
+  { code: 'MESH027', severity: 'error', title: 'duplicate list item' },
+  { code: 'MESH028', severity: 'error', title: 'list or map is empty' },
+  { code: 'MESH029', severity: 'error', title: 'other schema violation' },
+  { code: 'MESH030', severity: 'error', title: 'duplicate service name' },
+  { code: 'MESH031', severity: 'error', title: 'duplicate port' },
+  { code: 'MESH032', severity: 'warning', title: 'manifest file name does not match the service name' },
+  { code: 'MESH033', severity: 'error', title: 'version not listed in versions' },
+  { code: 'MESH034', severity: 'error', title: 'static endpoint runs an undeclared version' },
+  { code: 'MESH035', severity: 'warning', title: 'service calls itself' },
+  { code: 'MESH040', severity: 'error', title: 'call to an unknown service' },
+  { code: 'MESH041', severity: 'error', title: 'policy for an unknown service' },
+  { code: 'MESH042', severity: 'error', title: 'access rule names an unknown service' },
+  { code: 'MESH043', severity: 'error', title: 'call denied by the callee\'s access policy' },
+  { code: 'MESH044', severity: 'warning', title: 'every caller of the service is denied' },
+  { code: 'MESH050', severity: 'error', title: 'split weights do not sum to 100' },
+  { code: 'MESH051', severity: 'error', title: 'split names a version no manifest declares' },
+  { code: 'MESH060', severity: 'warning', title: 'rate limit burst lower than rps' },
+  { code: 'MESH061', severity: 'warning', title: 'per-try timeout not shorter than the request timeout' },
+  { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
+];
+
+export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));
+
+export function isIoCode(code: string): boolean {
+  return CODES.get(code)?.io === true;
+}

@@ -1,0 +1,179 @@
+/**
+ * Semantic rules beyond the schema. Each rule is a small function over the
+ * model returning diagnostics; the list at the bottom is the order they run.
+ * Rules never stop at the first problem: lint reports everything at once.
+ */
+import * as path from 'node:path';
+import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
+import { didYouMean } from '../util/suggest';
+import type { MeshModel, ServicePolicies } from './types';
+
+/** Policy sections keyed by service name, with the position of each key (from the policy file). */
+export interface PolicyKeys {
+  readonly section: string;
+  readonly service: string;
+  readonly pos: SourcePos;
+}
+
+export interface CheckInput {
+  readonly model: MeshModel;
+  /** Every `<section>.<service>` key found in mesh_policies.yml, including ones for unknown services. */
+  readonly policyKeys: readonly PolicyKeys[];
+}
+
+type Rule = (input: CheckInput, ctx: Ctx) => Diagnostic[];
+
+interface Ctx {
+  readonly names: ReadonlySet<string>;
+  readonly policyOf: ReadonlyMap<string, ServicePolicies>;
+}
+
+const duplicateServices: Rule = ({ model }) => {
+  const first = new Map<string, string>();
+  const out: Diagnostic[] = [];
+  for (const s of [...model.services].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+    const prev = first.get(s.name);
+    if (prev !== undefined) {
+      out.push(diagAt(s.fieldPos.name ?? s.pos, 'error', 'MESH030', `service "${s.name}" is already declared in ${prev}`, { hint: 'each service has exactly one manifest; list extra versions under `versions:`' }));
+    } else first.set(s.name, s.file);
+  }
+  return out;
+};
+
+const duplicatePorts: Rule = ({ model }) => {
+  // All services of the lab and of static endpoints may share one host, so ports must be unique mesh-wide.
+  const used = new Map<number, string>();
+  const out: Diagnostic[] = [];
+  for (const s of [...model.services].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+    const own: Array<[number, string, SourcePos]> = [[s.port, 'port', s.fieldPos.port ?? s.pos]];
+    if (s.protocol === 'http' && s.fieldPos.mesh_port) own.push([s.meshPort, 'mesh_port', s.fieldPos.mesh_port]);
+    for (const [port, field, pos] of own) {
+      const prev = used.get(port);
+      if (prev !== undefined) out.push(diagAt(pos, 'error', 'MESH031', `${field} ${port} of "${s.name}" is already used by ${prev}`));
+      else used.set(port, `${field} of "${s.name}"`);
+    }
+  }
+  return out;
+};
+
+const fileNames: Rule = ({ model }) =>
+  model.services
+    .filter((s) => path.basename(s.file).replace(/\.ya?ml$/, '') !== s.name)
+    .map((s) => diagAt(s.fieldPos.name ?? s.pos, 'warning', 'MESH032', `manifest ${path.basename(s.file)} declares service "${s.name}"`, { hint: `rename the file to services/${s.name}.yml` }));
+
+const versions: Rule = ({ model }) => {
+  const out: Diagnostic[] = [];
+  for (const s of model.services) {
+    if (s.fieldPos.versions && !s.versions.includes(s.version)) {
+      out.push(diagAt(s.fieldPos.version ?? s.pos, 'error', 'MESH033', `version "${s.version}" is not listed in versions`));
+    }
+    for (const e of s.endpoints) {
+      if (!s.versions.includes(e.version)) {
+        out.push(diagAt(e.pos, 'error', 'MESH034', `endpoint ${e.address}:${e.port} runs version "${e.version}", which "${s.name}" does not declare${didYouMean(e.version, s.versions)}`, { hint: `declared versions: ${s.versions.join(', ')}` }));
+      }
+    }
+  }
+  return out;
+};
+
+const calls: Rule = ({ model }, { names, policyOf }) => {
+  const out: Diagnostic[] = [];
+  for (const s of model.services) {
+    for (const c of s.calls) {
+      if (c.target === s.name) {
+        out.push(diagAt(c.pos, 'warning', 'MESH035', `"${s.name}" calls itself through the mesh`));
+        continue;
+      }
+      if (!names.has(c.target)) {
+        out.push(diagAt(c.pos, 'error', 'MESH040', `"${s.name}" calls unknown service "${c.target}"${didYouMean(c.target, names)}`));
+        continue;
+      }
+      const acc = policyOf.get(c.target)?.access;
+      if (acc && !acc.allow.some((r) => r.caller === s.name)) {
+        out.push(diagAt(c.pos, 'error', 'MESH043', `"${s.name}" calls "${c.target}", but the access policy of "${c.target}" does not allow it (default deny)`, {
+          hint: `add ${s.name} to access.${c.target}.allow in mesh_policies.yml, or remove the call`,
+        }));
+      }
+    }
+  }
+  return out;
+};
+
+const unknownPolicyTargets: Rule = ({ policyKeys }, { names }) =>
+  policyKeys
+    .filter((k) => !names.has(k.service))
+    .map((k) => diagAt(k.pos, 'error', 'MESH041', `${k.section} policy for unknown service "${k.service}"${didYouMean(k.service, names)}`, { path: `${k.section}.${k.service}` }));
+
+const accessRules: Rule = ({ model }, { names }) =>
+  model.policies.flatMap((p) =>
+    p.access.allow
+      .filter((r) => !names.has(r.caller))
+      .map((r) => diagAt(r.pos, 'error', 'MESH042', `access.${p.service}.allow names unknown service "${r.caller}"${didYouMean(r.caller, names)}`)),
+  );
+
+const unreachable: Rule = ({ model }, { policyOf }) => {
+  // Reverse index first: a naive scan is O(services^2), too slow for 5,000-service meshes.
+  const callersOf = new Map<string, string[]>();
+  for (const c of model.services) {
+    for (const e of c.calls) if (e.target !== c.name) callersOf.set(e.target, [...(callersOf.get(e.target) ?? []), c.name]);
+  }
+  const out: Diagnostic[] = [];
+  for (const s of model.services) {
+    const callers = callersOf.get(s.name) ?? [];
+    if (callers.length === 0) continue;
+    const allowed = new Set((policyOf.get(s.name)?.access.allow ?? []).map((r) => r.caller));
+    if (callers.every((c) => !allowed.has(c))) {
+      out.push(diagAt(s.fieldPos.name ?? s.pos, 'warning', 'MESH044', `every service that calls "${s.name}" (${callers.join(', ')}) is denied by its access policy: nothing can reach it`));
+    }
+  }
+  return out;
+};
+
+const splits: Rule = ({ model }) => {
+  // First manifest wins for a duplicated name (the duplicate itself is MESH030).
+  const serviceOf = new Map<string, (typeof model.services)[number]>();
+  for (const s of model.services) if (!serviceOf.has(s.name)) serviceOf.set(s.name, s);
+  const out: Diagnostic[] = [];
+  for (const p of model.policies) {
+    if (!p.split) continue;
+    const total = p.split.weights.reduce((n, w) => n + w.weight, 0);
+    if (total !== 100) out.push(diagAt(p.split.pos, 'error', 'MESH050', `traffic.${p.service}.split weights sum to ${total}, not 100`));
+    const svc = serviceOf.get(p.service);
+    for (const w of p.split.weights) {
+      if (svc && !svc.versions.includes(w.version)) {
+        out.push(diagAt(w.pos, 'error', 'MESH051', `traffic.${p.service}.split names version "${w.version}", which no manifest of "${p.service}" declares${didYouMean(w.version, svc.versions)}`, { hint: `declared versions: ${svc.versions.join(', ')} (add it to versions: in ${svc.file})` }));
+      }
+    }
+  }
+  return out;
+};
+
+const tuning: Rule = ({ model }) => {
+  const out: Diagnostic[] = [];
+  for (const p of model.policies) {
+    const rl = p.rateLimit;
+    if (rl && rl.burst.value < rl.rps.value) {
+      out.push(diagAt(posOf(rl.burst.from) ?? rl.pos, 'warning', 'MESH060', `rate_limits.${p.service}: burst ${rl.burst.value} is lower than rps ${rl.rps.value}, so the bucket never holds a full second of requests`));
+    }
+    const perTry = p.retries.perTryTimeoutMs;
+    if (perTry && p.retries.attempts.value > 0 && perTry.value >= p.timeouts.requestMs.value) {
+      out.push(diagAt(posOf(perTry.from) ?? { file: '', line: 1, col: 1 }, 'warning', 'MESH061', `retries.${p.service}.per_try_timeout (${perTry.value}ms) is not shorter than the request timeout (${p.timeouts.requestMs.value}ms): retries can never happen`));
+    }
+  }
+  return out;
+};
+
+function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
+  return from.pos;
+}
+
+/** Order matters only for readability of the code; output is sorted by position afterwards. */
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning];
+
+export function checkMesh(input: CheckInput): Diagnostic[] {
+  const ctx: Ctx = {
+    names: new Set(input.model.services.map((s) => s.name)),
+    policyOf: new Map(input.model.policies.map((p) => [p.service, p])),
+  };
+  return RULES.flatMap((rule) => rule(input, ctx));
+}

@@ -1,0 +1,162 @@
+/**
+ * The typed mesh model: what `src/config` builds from the YAML sources after
+ * schema validation, and what every later stage (checks, translate, PKI, xDS)
+ * reads. Plain readonly data; every value that came from a file keeps where
+ * it came from (provenance), so diagnostics, `mesh explain` and `mesh diff`
+ * can point at the line that caused it.
+ */
+import type { SourcePos } from '../diag/diagnostic';
+
+/** Where a value came from. */
+export type Provenance =
+  | { readonly kind: 'file'; readonly pos: SourcePos }
+  /** From the `defaults:` block of mesh_policies.yml (a mesh-wide default). */
+  | { readonly kind: 'mesh-default'; readonly pos: SourcePos }
+  /** Built into HMS-SVC (documented in docs/policy-language.md). */
+  | { readonly kind: 'builtin' };
+
+export interface Valued<T> {
+  readonly value: T;
+  readonly from: Provenance;
+}
+
+export type Protocol = 'http' | 'grpc';
+
+export interface MeshSettings {
+  /** Mesh name, used in node cluster names and logs. */
+  readonly name: string;
+  /** SPIFFE trust domain: identities are spiffe://<trustDomain>/svc/<service>. */
+  readonly trustDomain: string;
+  /** Outbound listener port of every Envoy sidecar (on 127.0.0.1). */
+  readonly outboundPort: number;
+  /** Default inbound (mTLS) port of sidecars, when a manifest does not set mesh_port. */
+  readonly inboundPort: number;
+  /** Envoy admin port, always bound to 127.0.0.1. */
+  readonly adminPort: number;
+  /** Where sidecars and proxyless clients reach the control plane's xDS server. */
+  readonly controlPlane: { readonly address: string; readonly xdsPort: number; readonly adminPort: number };
+  /** Directory (relative to the mesh dir unless absolute) holding the PKI store. */
+  readonly pkiDir: string;
+  readonly pos: SourcePos;
+}
+
+export interface StaticEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly version: string;
+  readonly pos: SourcePos;
+}
+
+export interface CallEdge {
+  /** Name of the callee service. */
+  readonly target: string;
+  readonly pos: SourcePos;
+}
+
+export interface ServiceManifest {
+  readonly name: string;
+  /** The version this manifest deploys by default. */
+  readonly version: string;
+  /** Every version that may run (includes `version`); sorted. Splits may only name these. */
+  readonly versions: readonly string[];
+  readonly protocol: Protocol;
+  /** Port the application listens on behind its sidecar (127.0.0.1:<port>). For grpc: the xDS server's port. */
+  readonly port: number;
+  /** Port of the sidecar's inbound mTLS listener (http services). */
+  readonly meshPort: number;
+  readonly endpoints: readonly StaticEndpoint[];
+  /** Services this one calls, sorted by target name. */
+  readonly calls: readonly CallEdge[];
+  /** The manifest file (relative to the mesh dir) and the position of its top-level mapping. */
+  readonly file: string;
+  readonly pos: SourcePos;
+  /** Positions of individual fields (name, version, port, ...). */
+  readonly fieldPos: Readonly<Record<string, SourcePos>>;
+}
+
+export interface CircuitBreakerPolicy {
+  /** Consecutive failures (5xx, gateway, local-origin) before the instance is ejected. */
+  readonly maxFailures: Valued<number>;
+  /** Base ejection time in seconds. */
+  readonly resetSeconds: Valued<number>;
+  readonly maxConnections: Valued<number>;
+  readonly maxPendingRequests: Valued<number>;
+  readonly maxRequests: Valued<number>;
+  readonly pos: SourcePos;
+}
+
+export interface RateLimitPolicy {
+  /** Requests per second admitted on the service's inbound listener (token bucket refill). */
+  readonly rps: Valued<number>;
+  /** Bucket size (max burst). Defaults to rps. */
+  readonly burst: Valued<number>;
+  readonly pos: SourcePos;
+}
+
+export interface RetryPolicy {
+  /** Number of retries after the first attempt. */
+  readonly attempts: Valued<number>;
+  /** Absent: each try may use the whole route timeout. */
+  readonly perTryTimeoutMs?: Valued<number>;
+  /** Envoy/gRPC retry conditions, sorted. */
+  readonly retryOn: Valued<readonly string[]>;
+  /** Position of the policy block; absent when the whole policy is a default. */
+  readonly pos?: SourcePos;
+}
+
+export interface TimeoutPolicy {
+  readonly requestMs: Valued<number>;
+  readonly pos?: SourcePos;
+}
+
+export interface AccessRule {
+  /** Caller service name. */
+  readonly caller: string;
+  readonly pos: SourcePos;
+}
+
+export interface AccessPolicy {
+  /** Services allowed to call; empty means nobody (default deny). Sorted by caller. */
+  readonly allow: readonly AccessRule[];
+  /** Absent policy = default deny; `pos` is the policy's position when present. */
+  readonly pos?: SourcePos;
+}
+
+export interface SplitWeight {
+  readonly version: string;
+  readonly weight: number;
+  readonly pos: SourcePos;
+}
+
+export interface TrafficSplit {
+  /** Sorted by version. Weights sum to 100. */
+  readonly weights: readonly SplitWeight[];
+  readonly pos: SourcePos;
+}
+
+/** Every policy that applies to calls *into* one service (keyed by the callee). */
+export interface ServicePolicies {
+  readonly service: string;
+  readonly circuitBreaker?: CircuitBreakerPolicy;
+  readonly rateLimit?: RateLimitPolicy;
+  /** Always resolved: explicit, from `defaults:`, or built in (2 retries on connect-failure,refused-stream,unavailable). */
+  readonly retries: RetryPolicy;
+  /** Always resolved: explicit, from `defaults:`, or built in (15 s, Envoy's own route default). */
+  readonly timeouts: TimeoutPolicy;
+  readonly access: AccessPolicy;
+  readonly split?: TrafficSplit;
+}
+
+export interface MeshModel {
+  /** Absolute path of the mesh directory. */
+  readonly dir: string;
+  readonly settings: MeshSettings;
+  /** Sorted by name. */
+  readonly services: readonly ServiceManifest[];
+  /** One entry per declared service (even with no policies: access then denies all), sorted by service. */
+  readonly policies: readonly ServicePolicies[];
+}
+
+export function spiffeId(trustDomain: string, service: string): string {
+  return `spiffe://${trustDomain}/svc/${service}`;
+}
