@@ -2,7 +2,7 @@
  * Mapping paths inside a parsed YAML document back to file:line:col.
  * Paths are arrays of keys and indexes, as in `['circuit_breakers', 'grant-pay', 'max_failures']`.
  */
-import { isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { SourcePos } from '../diag/diagnostic';
 import type { SourceFile } from './source-file';
 
@@ -15,13 +15,32 @@ function startPos(src: SourceFile, node: Node | null | undefined): SourcePos | u
   return { file: src.file, line: p.line, col: p.col, endLine: e.line, endCol: e.col };
 }
 
+/**
+ * Key index per mapping, built on first use: policy sections of large meshes
+ * hold thousands of keys, and a linear search per lookup made lint quadratic.
+ */
+const keyIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = keyIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const it of map.items) {
+      // First occurrence wins, as for the value (duplicates are MESH011 anyway).
+      if (isPair(it) && isScalar(it.key) && !index.has(String(it.key.value))) index.set(String(it.key.value), it as Pair);
+    }
+    keyIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 /** Walk the AST along `path`; returns the deepest node reached and the pair whose key matched last. */
 function walk(src: SourceFile, path: DocPath): { node: Node | null | undefined; keyNode?: Node; complete: boolean } {
   let node = src.doc?.contents as Node | null | undefined;
   let keyNode: Node | undefined;
   for (const seg of path) {
     if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) return { node, keyNode, complete: false };
       keyNode = pair.key as Node;
       node = pair.value as Node | null;

@@ -52,7 +52,9 @@ export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter 
 
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+    // uniqueKeys is checked by findDuplicateKeys below: the parser's own check scans
+    // every earlier key for each new one, quadratic in the 5,000-key policy maps of big meshes.
+    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true });
   } catch (err) {
     // The composer recurses; MAX_NESTING pre-checks flow nesting, this catches the rest.
     return failed(displayPath, lineCounter, diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH013', `document is too deeply nested or too complex to parse (${(err as Error).message})`));
@@ -60,13 +62,13 @@ export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter 
   const diagnostics: Diagnostic[] = [];
   // After the first syntax error the parser's later complaints are mostly echoes of
   // it; keep the first one, and every duplicate key (those never cascade).
-  const firstSyntax = doc.errors.find((e) => e.code !== 'DUPLICATE_KEY');
-  for (const e of doc.errors.filter((x) => x === firstSyntax || x.code === 'DUPLICATE_KEY')) {
-    const p = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-    const code = e.code === 'DUPLICATE_KEY' ? 'MESH011' : e.code === 'TAB_AS_INDENT' ? 'MESH015' : 'MESH010';
-    const message = code === 'MESH011' ? `duplicate key ${keyTextAt(text, e.pos[0])}: YAML map keys must be unique` : firstLine(e.message);
-    diagnostics.push(diagAt({ file: displayPath, line: p.line, col: p.col }, 'error', code, message, code === 'MESH015' ? { hint: 'YAML indentation must use spaces, not tabs' } : {}));
+  const firstSyntax = doc.errors[0];
+  if (firstSyntax) {
+    const p = firstSyntax.linePos?.[0] ?? lineCounter.linePos(firstSyntax.pos[0]);
+    const code = firstSyntax.code === 'TAB_AS_INDENT' ? 'MESH015' : 'MESH010';
+    diagnostics.push(diagAt({ file: displayPath, line: p.line, col: p.col }, 'error', code, firstLine(firstSyntax.message), code === 'MESH015' ? { hint: 'YAML indentation must use spaces, not tabs' } : {}));
   }
+  diagnostics.push(...findDuplicateKeys(doc, displayPath, lineCounter));
   if (diagnostics.length > 0) return { file: displayPath, doc, lineCounter, diagnostics };
 
   const nested = checkDepth(doc, displayPath, lineCounter);
@@ -87,10 +89,28 @@ function failed(file: string, lineCounter: LineCounter, d: Diagnostic): SourceFi
   return { file, lineCounter, diagnostics: [d] };
 }
 
-function keyTextAt(text: string, offset: number): string {
-  const m = /^("[^"\n]*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(offset, offset + 200));
-  const key = (m?.[1] ?? '').trim();
-  return key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key);
+/** Every repeated key of every mapping, at the repeat, in one linear pass. */
+function findDuplicateKeys(doc: Document.Parsed, file: string, lc: LineCounter): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const item of node.items) {
+        if (isScalar(item.key)) {
+          const key = String(item.key.value);
+          if (seen.has(key) && item.key.range) {
+            const p = lc.linePos(item.key.range[0]);
+            out.push(diagAt({ file, line: p.line, col: p.col }, 'error', 'MESH011', `duplicate key ${JSON.stringify(key)}: YAML map keys must be unique`));
+          }
+          seen.add(key);
+        }
+        stack.push(item.value);
+      }
+    } else if (isSeq(node)) stack.push(...node.items);
+  }
+  return out;
 }
 
 function firstLine(s: string): string {

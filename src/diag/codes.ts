@@ -50,6 +50,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH051', severity: 'error', title: 'split names a version no manifest declares' },
   { code: 'MESH060', severity: 'warning', title: 'rate limit burst lower than rps' },
   { code: 'MESH061', severity: 'warning', title: 'per-try timeout not shorter than the request timeout' },
+  { code: 'MESH080', severity: 'error', title: 'a bootstrap template renders invalid output' },
   { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
 ];
 
