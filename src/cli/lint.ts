@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { isIoCode } from '../diag/codes';
 import { DIAG_FORMATS, formatDiagnostics, summary, type DiagFormat } from '../diag/format';
-import { loadMeshSync } from '../config/load';
+import { lintMesh } from '../lint';
 import type { SetExit } from './main';
 
 export function registerLint(program: Command, setExit: SetExit): void {
@@ -12,7 +12,7 @@ export function registerLint(program: Command, setExit: SetExit): void {
     .addOption(new Option('--format <format>', 'output format').choices(DIAG_FORMATS as string[]).default('text'))
     .option('--strict', 'treat warnings as errors (exit 1)', false)
     .action((dir: string, opts: { format: DiagFormat; strict: boolean }) => {
-      const { diagnostics } = loadMeshSync(dir);
+      const { diagnostics } = lintMesh(dir);
       process.stdout.write(formatDiagnostics(diagnostics, opts.format));
       const s = summary(diagnostics);
       if (opts.format === 'text') {

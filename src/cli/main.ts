@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../diag/errors';
 import { registerLint } from './lint';
+import { registerValidate } from './validate';
+import { registerCerts } from './certs';
+import { registerBuild } from './build';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +21,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   // One registration per command file; each command only calls library functions.
   registerLint(program, setExit);
+  registerValidate(program, setExit);
+  registerCerts(program, setExit);
+  registerBuild(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

@@ -171,8 +171,8 @@ function split(src: SourceFile | undefined, p: Obj | undefined, svc: string): Tr
   return { weights, pos: keyPos(src, ['traffic', svc, 'split']) };
 }
 
-export function assembleModel(dir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[]): MeshModel {
-  return { dir, settings, services: [...services].sort(byName), policies };
+export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[]): MeshModel {
+  return { dir, displayDir, settings, services: [...services].sort(byName), policies };
 }
 
 export type { Provenance };

@@ -26,13 +26,23 @@ export const SERVICES_DIR = 'services';
 
 const POLICY_SECTIONS = ['circuit_breakers', 'rate_limits', 'retries', 'timeouts', 'access', 'traffic'] as const;
 
-export async function loadMesh(dir: string): Promise<LoadResult> {
-  return loadMeshSync(dir);
+export interface LoadOptions {
+  /**
+   * How the directory is named in diagnostics (default: `dir` as given). The
+   * control plane loads applied sources from a temp folder but reports
+   * positions under the name the user's `mesh apply` used.
+   */
+  readonly displayDir?: string;
 }
 
-export function loadMeshSync(dir: string): LoadResult {
+export async function loadMesh(dir: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  return loadMeshSync(dir, opts);
+}
+
+export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResult {
   const sources = new Map<string, SourceFile>();
-  const abs = path.resolve(dir);
+  const abs = path.resolve(realDir);
+  const dir = opts.displayDir ?? realDir;
   if (!isDirectory(abs)) {
     const d = diagAt({ file: dir, line: 1, col: 1 }, 'error', 'MESH001', `mesh directory "${dir}" does not exist or is not a directory`, { hint: 'pass the folder holding mesh_policies.yml and services/' });
     return { diagnostics: [d], sources };
@@ -67,7 +77,7 @@ export function loadMeshSync(dir: string): LoadResult {
 
   const settings = buildSettings(settingsSrc, dir);
   const services = serviceSrcs.map(([f, src]) => buildService(src, path.join(dir, SERVICES_DIR, f), settings));
-  const model = assembleModel(abs, settings, services, buildPolicies(policySrc, services));
+  const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);
   return hasErrors(sorted) ? { diagnostics: sorted, sources } : { model, diagnostics: sorted, sources };

@@ -51,6 +51,12 @@ const entries: CodeInfo[] = [
   { code: 'MESH060', severity: 'warning', title: 'rate limit burst lower than rps' },
   { code: 'MESH061', severity: 'warning', title: 'per-try timeout not shorter than the request timeout' },
   { code: 'MESH080', severity: 'error', title: 'a bootstrap template renders invalid output' },
+  { code: 'MESH090', severity: 'error', title: 'build output would contain private key material', io: true },
+  { code: 'MESH091', severity: 'error', title: 'PKI store inside the build output', io: true },
+  { code: 'MESH092', severity: 'error', title: 'build output cannot be written', io: true },
+  { code: 'MESH093', severity: 'error', title: 'applied file is not a mesh source' },
+  { code: 'MESH094', severity: 'error', title: 'snapshots cannot be built (PKI store incomplete)' },
+  { code: 'MESH095', severity: 'error', title: 'snapshot unservable (a response would exceed 4 MiB)' },
   { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
 ];
 

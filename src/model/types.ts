@@ -150,6 +150,8 @@ export interface ServicePolicies {
 export interface MeshModel {
   /** Absolute path of the mesh directory. */
   readonly dir: string;
+  /** The mesh directory as named in diagnostics (file positions start with it). */
+  readonly displayDir: string;
   readonly settings: MeshSettings;
   /** Sorted by name. */
   readonly services: readonly ServiceManifest[];

@@ -1,0 +1,44 @@
+/**
+ * JSON access logs to stdout, one line per request, on both listeners of a
+ * sidecar. The trace id is the request id (x-request-id), which the outbound
+ * HCM generates and the inbound HCM preserves, so one id follows a call across
+ * hops and comes back to the app as `x-trace`.
+ *
+ * The values are Envoy format commands, resolved per request; nothing here is
+ * a time or a random value, so the config stays deterministic.
+ */
+import { TYPE, type JsonObject } from './proto-json';
+
+export type Direction = 'inbound' | 'outbound';
+
+export function accessLogFields(direction: Direction, node: string): Record<string, string> {
+  return {
+    authority: '%REQ(:AUTHORITY)%',
+    bytes_received: '%BYTES_RECEIVED%',
+    bytes_sent: '%BYTES_SENT%',
+    direction,
+    duration_ms: '%DURATION%',
+    method: '%REQ(:METHOD)%',
+    node,
+    path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
+    // Who called: the URI SAN of the client certificate (inbound only; outbound callers are the local app).
+    ...(direction === 'inbound' ? { peer: '%DOWNSTREAM_PEER_URI_SAN%' } : {}),
+    response_flags: '%RESPONSE_FLAGS%',
+    start_time: '%START_TIME%',
+    status: '%RESPONSE_CODE%',
+    trace_id: '%REQ(X-REQUEST-ID)%',
+    upstream_cluster: '%UPSTREAM_CLUSTER%',
+    upstream_host: '%UPSTREAM_HOST%',
+  };
+}
+
+export function fileAccessLog(direction: Direction, node: string): JsonObject {
+  return {
+    name: 'envoy.access_loggers.file',
+    typed_config: {
+      '@type': TYPE.fileAccessLog,
+      path: '/dev/stdout',
+      log_format: { json_format: accessLogFields(direction, node) },
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * The order of HTTP filters, in one table. http_filters is an ordered list
+ * (each filter sees the request after the ones before it), so this order is
+ * never sorted away by the stable JSON writer.
+ */
+import type { JsonObject } from '../proto-json';
+import { localRateLimitFilter } from './local-ratelimit';
+import { rbacFilter } from './rbac';
+import { routerFilter } from './router';
+import type { FilterContext, HttpFilterSpec } from './types';
+
+export const HTTP_FILTER_ORDER: readonly HttpFilterSpec[] = [
+  // 1. RBAC first: an unauthorised caller is rejected before it spends a
+  //    rate-limit token or reaches anything else.
+  rbacFilter,
+  // 2. Local rate limit after RBAC: only authorised traffic consumes tokens, so
+  //    a denied caller cannot starve the allowed ones.
+  localRateLimitFilter,
+  // 3. Router last: it is terminal. Envoy rejects filters after it; gRPC NACKs
+  //    an HCM whose last filter is not the router (A39; grpc-js-xds
+  //    listener-resource-type.ts validateHttpConnectionManager).
+  routerFilter,
+];
+
+export function httpFilters(ctx: FilterContext): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const spec of HTTP_FILTER_ORDER) {
+    const f = spec.build(ctx);
+    if (f) out.push(f);
+  }
+  return out;
+}
+
+export type { FilterChainKind, FilterContext, HttpFilterSpec } from './types';
+export { RBAC_FILTER_NAME, rbacRules } from './rbac';
+export { LOCAL_RATE_LIMIT_FILTER_NAME } from './local-ratelimit';
+export { ROUTER_FILTER_NAME } from './router';

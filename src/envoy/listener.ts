@@ -1,0 +1,68 @@
+/**
+ * Listeners. Envoy sidecar: an inbound mTLS listener in front of the app and
+ * an outbound plain-HTTP listener on loopback for the app's calls. Proxyless
+ * gRPC: grpc-listener.ts.
+ */
+import type { NodeIR } from '../ir/types';
+import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
+import { fileAccessLog } from './access-log';
+import { httpFilters } from './filters';
+import { hcmNetworkFilter, httpConnectionManager } from './hcm';
+import { TYPE, socketAddress, type JsonObject } from './proto-json';
+import { inboundRouteConfig } from './route';
+import { envoyDownstreamTls } from './tls';
+import { buildGrpcListeners } from './grpc-listener';
+
+export function buildListeners(node: NodeIR): JsonObject[] {
+  if (node.kind === 'grpc') return buildGrpcListeners(node);
+  return [buildInboundListener(node), buildOutboundListener(node)];
+}
+
+export function buildInboundListener(node: NodeIR): JsonObject {
+  const hcm = httpConnectionManager({
+    statPrefix: 'inbound',
+    routeConfig: inboundRouteConfig(node),
+    httpFilters: httpFilters({ chain: 'envoy-inbound', node }),
+    extra: {
+      codec_type: 'AUTO',
+      access_log: [fileAccessLog('inbound', node.id)],
+      generate_request_id: true,
+      // Keep the caller's x-request-id: it is the trace id of the whole call chain.
+      preserve_external_request_id: true,
+      // Tell the app who called (x-forwarded-client-cert with the caller's URI SAN), after dropping any forged one.
+      forward_client_cert_details: 'SANITIZE_SET',
+      set_current_client_cert_details: { uri: true },
+    },
+  });
+  return {
+    '@type': TYPE.listener,
+    name: node.inbound.listenerName,
+    address: socketAddress(node.inbound.address, node.inbound.port),
+    // One chain: every connection must complete mTLS, there is no plaintext fallback.
+    filter_chains: [{ name: 'inbound-mtls', filters: [hcmNetworkFilter(hcm)], transport_socket: envoyDownstreamTls(node.identity) }],
+  };
+}
+
+export function buildOutboundListener(node: NodeIR): JsonObject {
+  const out = node.outbound;
+  if (out.listenerName === undefined || out.address === undefined || out.port === undefined) {
+    throw new Error(`bug: envoy node ${node.id} has no outbound listener`);
+  }
+  const hcm = httpConnectionManager({
+    statPrefix: 'outbound',
+    rdsName: OUTBOUND_ROUTE_CONFIG,
+    httpFilters: httpFilters({ chain: 'envoy-outbound', node }),
+    extra: {
+      codec_type: 'AUTO',
+      access_log: [fileAccessLog('outbound', node.id)],
+      // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
+      generate_request_id: true,
+    },
+  });
+  return {
+    '@type': TYPE.listener,
+    name: out.listenerName,
+    address: socketAddress(out.address, out.port),
+    filter_chains: [{ name: 'outbound', filters: [hcmNetworkFilter(hcm)] }],
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * RouteConfigurations. Envoy sidecars: one RDS config `outbound` with a
+ * virtual host per allowed callee. Proxyless gRPC: one RDS config per API
+ * listener. Inbound route configs are inline in their listener (listener.ts).
+ *
+ * Each virtual host has one route (prefix "/"): routes are an ordered,
+ * first-match list, so when more appear their order must be kept, not sorted.
+ */
+import type { NodeIR, RetryIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
+import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
+import { TYPE, duration, type JsonObject } from './proto-json';
+
+/** Response header carrying the request id back to the calling app. */
+export const TRACE_HEADER = 'x-trace';
+
+export function buildRoutes(node: NodeIR): JsonObject[] {
+  if (node.kind === 'grpc') return node.outbound.virtualHosts.map(grpcRouteConfiguration);
+  return [envoyOutboundRouteConfiguration(node)];
+}
+
+function envoyOutboundRouteConfiguration(node: NodeIR): JsonObject {
+  return {
+    '@type': TYPE.routeConfiguration,
+    name: OUTBOUND_ROUTE_CONFIG,
+    // Virtual hosts are matched by domain, not by position: sorted for stable output.
+    virtual_hosts: node.outbound.virtualHosts.map((vh) => virtualHost(vh, envoyRouteAction(vh))),
+    // Every response to the app carries the trace id (the request id the HCM generated or kept).
+    response_headers_to_add: [
+      { header: { key: TRACE_HEADER, value: '%REQ(x-request-id)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ],
+  };
+}
+
+function grpcRouteConfiguration(vh: VirtualHostIR): JsonObject {
+  return {
+    '@type': TYPE.routeConfiguration,
+    name: vh.routeConfigName,
+    virtual_hosts: [virtualHost(vh, grpcRouteAction(vh))],
+  };
+}
+
+function virtualHost(vh: VirtualHostIR, action: JsonObject): JsonObject {
+  return {
+    name: vh.name,
+    domains: [...vh.domains],
+    routes: [{ name: 'default', match: { prefix: '/' }, route: action }],
+  };
+}
+
+/**
+ * One target: `cluster`. Several: `weighted_clusters`, sorted by cluster name.
+ * Envoy and gRPC pick by cumulative weight along the list, so the order decides
+ * which request lands where but not the proportions; sorting keeps it stable.
+ */
+function clusterSpecifier(targets: readonly RouteTargetIR[]): JsonObject {
+  if (targets.length === 1) return { cluster: targets[0].cluster };
+  return { weighted_clusters: { clusters: targets.map((t) => ({ name: t.cluster, weight: t.weight.value })) } };
+}
+
+function envoyRouteAction(vh: VirtualHostIR): JsonObject {
+  return {
+    ...clusterSpecifier(vh.targets),
+    timeout: duration(vh.timeoutMs.value),
+    ...(vh.retry ? { retry_policy: envoyRetryPolicy(vh.retry) } : {}),
+  };
+}
+
+/**
+ * Retries go to a different host when there is one (previous_hosts
+ * predicate): retrying the instance that just failed defeats the point, and
+ * pairs badly with outlier detection.
+ */
+function envoyRetryPolicy(r: RetryIR): JsonObject {
+  return {
+    retry_on: r.retryOn.value.join(','),
+    num_retries: r.numRetries.value,
+    ...(r.perTryTimeoutMs ? { per_try_timeout: duration(r.perTryTimeoutMs.value) } : {}),
+    retry_host_predicate: [
+      { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': TYPE.previousHostsPredicate } },
+    ],
+    host_selection_retry_max_attempts: 3,
+  };
+}
+
+/**
+ * gRPC reads the timeout from max_stream_duration, not RouteAction.timeout
+ * (A31 "Supported fields": grpc_timeout_header_max first, else
+ * max_stream_duration; the call deadline becomes min(app deadline, value)).
+ * Both carry the same value so Envoy-style readers agree.
+ */
+function grpcRouteAction(vh: VirtualHostIR): JsonObject {
+  const timeout = duration(vh.timeoutMs.value);
+  return {
+    ...clusterSpecifier(vh.targets),
+    max_stream_duration: { max_stream_duration: timeout, grpc_timeout_header_max: timeout },
+    ...(vh.retry ? { retry_policy: { retry_on: vh.retry.retryOn.value.join(','), num_retries: vh.retry.numRetries.value } } : {}),
+  };
+}
+
+/** Envoy inbound: everything that passed TLS, RBAC and the rate limit goes to the local app. */
+export function inboundRouteConfig(node: NodeIR): JsonObject {
+  const local = node.inbound.localCluster;
+  if (!local) throw new Error(`bug: envoy node ${node.id} has no local cluster`);
+  return {
+    name: node.inbound.listenerName,
+    virtual_hosts: [
+      {
+        name: 'inbound',
+        domains: ['*'],
+        routes: [
+          { name: 'default', match: { prefix: '/' }, route: { cluster: local.name, timeout: duration(node.inbound.timeoutMs.value) } },
+        ],
+      },
+    ],
+  };
+}
+
+/**
+ * gRPC server: routes must use non_forwarding_action; a server route with
+ * any other action fails every RPC that matches it (A36, "Server-side
+ * routing"; grpc-js-xds server.ts).
+ */
+export function grpcServerRouteConfig(node: NodeIR): JsonObject {
+  return {
+    name: node.inbound.listenerName,
+    virtual_hosts: [
+      { name: 'inbound', domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, non_forwarding_action: {} }] },
+    ],
+  };
+}

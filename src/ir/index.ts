@@ -1,0 +1,2 @@
+export * from './types';
+export { compareStrings, sortedBy, sortedStrings, uniqueSorted } from './sort';

@@ -1,0 +1,19 @@
+/**
+ * The last gate before anything is written or served: every node's resources
+ * (and its Envoy bootstrap) checked against the official Envoy API protos,
+ * with the cross-references Envoy enforces at load.
+ */
+import { parse as parseYaml } from 'yaml';
+import type { Diagnostic } from '../diag/diagnostic';
+import type { CompileResult } from '../envoy/compile';
+import { validateNodeConfig } from '../validate/validate';
+
+export function validateCompiled(compiled: CompileResult): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const node of compiled.nodes) {
+    // gRPC bootstraps are not Envoy Bootstrap messages; the compiler checks them against grpc-js-xds's rules.
+    const bootstrap = node.kind === 'envoy' && node.bootstrap ? parseYaml(node.bootstrap.text) : undefined;
+    out.push(...validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/` }));
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+import * as path from 'node:path';
+/**
+ * model -> IR. One node per service; each node is built by an ordered list of
+ * small processors (Contour's pattern), one file per policy kind. Order
+ * matters only where a processor reads what an earlier one wrote (noted per
+ * entry); everything is sorted at the end (finalize.ts), so input order never
+ * shows in the output.
+ *
+ * Invalid references (unknown callee, denied call, access rule for an unknown
+ * service) are skipped, never fatal: the lint reports them with positions.
+ */
+import type { Diagnostic } from '../diag/diagnostic';
+import type { MeshModel } from '../model/types';
+import type { MeshIR, NodeIR, PolicyGap } from '../ir/types';
+import { compareStrings, sortedBy, uniqueSorted } from '../ir/sort';
+import { buildContext, type TranslateContext, type TranslateOptions } from './context';
+import { newDraft, type NodeDraft } from './draft';
+import { identityProcessor } from './node';
+import { accessProcessor } from './access';
+import { upstreamsProcessor } from './upstreams';
+import { splitProcessor } from './split';
+import { endpointsProcessor } from './endpoints';
+import { retriesProcessor } from './retries';
+import { timeoutsProcessor } from './timeouts';
+import { circuitBreakerProcessor } from './circuit-breaker';
+import { rateLimitProcessor } from './ratelimit';
+import { grpcGapsProcessor } from './grpc-gaps';
+import { finalizeNode } from './finalize';
+
+export type Processor = (ctx: TranslateContext, draft: NodeDraft) => void;
+
+export const PROCESSORS: readonly { readonly name: string; readonly run: Processor }[] = [
+  // First: names, ports and identity that everything else hangs off.
+  { name: 'identity', run: identityProcessor },
+  { name: 'access', run: accessProcessor },
+  // Needs nothing but the model; creates one upstream per allowed call.
+  { name: 'upstreams', run: upstreamsProcessor },
+  // Decides each upstream's clusters; endpoints and circuit breakers fill those clusters.
+  { name: 'split', run: splitProcessor },
+  { name: 'endpoints', run: endpointsProcessor },
+  { name: 'retries', run: retriesProcessor },
+  { name: 'timeouts', run: timeoutsProcessor },
+  { name: 'circuit-breaker', run: circuitBreakerProcessor },
+  { name: 'rate-limit', run: rateLimitProcessor },
+  // Last: reads the final upstream set to report what gRPC cannot enforce.
+  { name: 'grpc-gaps', run: grpcGapsProcessor },
+];
+
+export interface TranslateResult {
+  readonly ir: MeshIR;
+  readonly diagnostics: Diagnostic[];
+}
+
+export function translateMesh(model: MeshModel, opts: TranslateOptions = {}): TranslateResult {
+  const ctx = buildContext(model, opts);
+  const nodes: NodeIR[] = sortedBy(model.services, (s) => s.name).map((svc) => {
+    const draft = newDraft(svc, ctx.policies.get(svc.name));
+    for (const p of PROCESSORS) p.run(ctx, draft);
+    return finalizeNode(draft);
+  });
+  return {
+    ir: { meshName: model.settings.name, trustDomain: model.settings.trustDomain, sources: sourcesOf(model), nodes },
+    diagnostics: [],
+  };
+}
+
+/** Every gap of every proxyless gRPC node, for the lint (MESH070). Sorted by service, policy, target. */
+export function grpcPolicyGaps(model: MeshModel): PolicyGap[] {
+  return translateMesh(model)
+    .ir.nodes.flatMap((n) => n.gaps)
+    .sort(
+      (a, b) => compareStrings(a.service, b.service) || compareStrings(a.policy, b.policy) || compareStrings(a.target, b.target),
+    );
+}
+
+/** The files a mesh was compiled from, for the "generated from" marker. */
+export function sourcesOf(model: MeshModel): string[] {
+  // Positions, not ServiceManifest.file: every position uses the same (display) path form.
+  const files = [model.settings.pos.file, ...model.services.map((s) => s.pos.file)];
+  for (const p of model.policies) {
+    for (const pos of [p.access.pos, p.retries.pos, p.timeouts.pos, p.rateLimit?.pos, p.circuitBreaker?.pos, p.split?.pos]) {
+      if (pos) files.push(pos.file);
+    }
+  }
+  // Relative to the mesh directory: `mesh build ./examples/ceq` and `mesh build examples/ceq` must write the same bytes.
+  return uniqueSorted(files.map((f) => path.relative(model.displayDir, f).split(path.sep).join('/')));
+}
+
+export type { TranslateOptions } from './context';
+export { GRPC_REQUIRED_ENV } from './grpc-gaps';

@@ -1,0 +1,76 @@
+/**
+ * Processor: retry policies (keyed by the callee, applied on the caller's route).
+ *
+ * Envoy takes the conditions as they are: RetryPolicy.retry_on accepts both
+ * x-envoy-retry-on and x-envoy-retry-grpc-on values (route_components.proto).
+ *
+ * Proxyless gRPC only understands gRPC status names (A44, "Converting Envoy
+ * RetryPolicy"): cancelled, deadline-exceeded, internal, resource-exhausted,
+ * unavailable; it silently ignores the rest. Connection-level failures surface
+ * in gRPC as UNAVAILABLE, so connect-failure, refused-stream and reset map to
+ * `unavailable`; HTTP status conditions (5xx, gateway-error, retriable-4xx)
+ * have no gRPC meaning and are dropped (reported as gaps by grpc-gaps.ts).
+ *
+ * attempts 0 emits no retry policy: gRPC NACKs num_retries < 1
+ * (grpc-js-xds route-config-resource-type.ts validateRetryPolicy).
+ */
+import { uniqueSorted } from '../ir/sort';
+import type { RetryIR } from '../ir/types';
+import type { RetryPolicy } from '../model/types';
+import type { TranslateContext } from './context';
+import type { NodeDraft } from './draft';
+
+/** x-envoy-retry-grpc-on values gRPC honours (A44). */
+export const GRPC_RETRY_STATUSES: ReadonlySet<string> = new Set([
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+]);
+
+/** Envoy connection-level conditions whose gRPC equivalent is status UNAVAILABLE. */
+const GRPC_UNAVAILABLE_ALIASES: ReadonlySet<string> = new Set(['connect-failure', 'refused-stream', 'reset']);
+
+export interface GrpcRetryMapping {
+  /** Sorted gRPC status names. */
+  readonly mapped: string[];
+  /** Conditions with no gRPC equivalent, sorted. */
+  readonly dropped: string[];
+}
+
+export function mapRetryOnForGrpc(conditions: readonly string[]): GrpcRetryMapping {
+  const mapped: string[] = [];
+  const dropped: string[] = [];
+  for (const c of conditions) {
+    if (GRPC_RETRY_STATUSES.has(c)) mapped.push(c);
+    else if (GRPC_UNAVAILABLE_ALIASES.has(c)) mapped.push('unavailable');
+    else dropped.push(c);
+  }
+  return { mapped: uniqueSorted(mapped), dropped: uniqueSorted(dropped) };
+}
+
+export function retriesProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
+  for (const up of draft.upstreams) {
+    const retry = draft.kind === 'grpc' ? grpcRetry(up.policies.retries) : envoyRetry(up.policies.retries);
+    if (retry) up.retry = retry;
+  }
+}
+
+function envoyRetry(policy: RetryPolicy): RetryIR | undefined {
+  if (policy.attempts.value < 1) return undefined;
+  return {
+    numRetries: policy.attempts,
+    retryOn: { value: uniqueSorted(policy.retryOn.value), from: policy.retryOn.from },
+    ...(policy.perTryTimeoutMs ? { perTryTimeoutMs: policy.perTryTimeoutMs } : {}),
+  };
+}
+
+/** per_try_timeout is left out: A44 lists it as unsupported ("Deferred or Unsupported Retry Features"). */
+function grpcRetry(policy: RetryPolicy): RetryIR | undefined {
+  if (policy.attempts.value < 1) return undefined;
+  const { mapped } = mapRetryOnForGrpc(policy.retryOn.value);
+  // A44: with no convertible condition gRPC uses no retry policy at all; say so by emitting none.
+  if (mapped.length === 0) return undefined;
+  return { numRetries: policy.attempts, retryOn: { value: mapped, from: policy.retryOn.from } };
+}

@@ -1,0 +1,47 @@
+/**
+ * Processor: traffic splits. Decides the clusters of each upstream and the
+ * weights the route spreads traffic over.
+ *
+ * - No split: one cluster `outbound|<svc>` holding every version's endpoints,
+ *   route weight 100 (builtin).
+ * - Split: one cluster `outbound|<svc>|<version>` per version with a weight
+ *   above 0, routed with weighted_clusters. Versions at 0 get no cluster:
+ *   a cluster nobody routes to would only cost a CDS/EDS watch.
+ *
+ * Per-version clusters rather than one cluster with subsets, because
+ * proxyless gRPC has no subset load balancing; A28 splits only through
+ * RouteAction.weighted_clusters.
+ */
+import { sortedBy } from '../ir/sort';
+import { builtin, fromFile, type TranslateContext } from './context';
+import type { NodeDraft, UpstreamDraft } from './draft';
+import { upstreamClusterName } from './naming';
+
+export function splitProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
+  for (const up of draft.upstreams) applySplit(up);
+}
+
+function applySplit(up: UpstreamDraft): void {
+  const service = up.target.name;
+  const split = up.policies.split;
+  if (!split) {
+    const name = upstreamClusterName(service);
+    up.clusters = [{ name }];
+    up.targets = [{ cluster: name, weight: builtin(100) }];
+    return;
+  }
+  const live = split.weights.filter((w) => w.weight > 0);
+  up.split = { kind: 'file', pos: split.pos };
+  up.clusters = sortedBy(
+    live.map((w) => ({ name: upstreamClusterName(service, w.version), version: w.version })),
+    (c) => c.name,
+  );
+  up.targets = sortedBy(
+    live.map((w) => ({
+      cluster: upstreamClusterName(service, w.version),
+      version: w.version,
+      weight: fromFile(w.weight, w.pos),
+    })),
+    (t) => t.cluster,
+  );
+}

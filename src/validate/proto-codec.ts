@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import * as protobuf from 'protobufjs';
+import { type JsonObject, type JsonPath, formatPath, isObject } from './json-path';
+import { actualFieldName, fieldIndex, valueTypeOf, type ValueType } from './proto-fields';
+import {
+  ANY,
+  DURATION,
+  FIELD_MASK,
+  LIST_VALUE,
+  NULL_VALUE,
+  STRUCT,
+  type ScalarKind,
+  TIMESTAMP,
+  VALUE,
+  WRAPPER_KINDS,
+  hasSpecialJson,
+  is64Bit,
+  parseDuration,
+  parseFieldMask,
+  parseScalar,
+  parseTimestamp,
+} from './proto3-json';
+import { fullNameOf, lookupMessageType, typeNameOfUrl } from './proto-registry';
+import { DECODE_OPTIONS, protoObjectToJson } from './proto-decode';
+
+/**
+ * proto3 JSON (as Envoy reads it) -> protobuf bytes, deterministically, so the
+ * xDS server can put resources on the wire and version them by a hash of the
+ * bytes. protobufjs's fromObject does not speak proto3 JSON (Any with inline
+ * fields and "@type", Duration strings, Struct, bare wrapper values), so we
+ * convert to its object form first.
+ *
+ * Determinism: protobufjs writes fields in field-number order (its encoder
+ * sorts them) but map entries in insertion order, so we insert map keys
+ * sorted; scalars at their default value (without presence) are dropped, as
+ * proto3 serializers do, so `port_value: 0` and no port_value give the same
+ * bytes. Callers must validate first; invalid input throws (a bug).
+ */
+export class EncodeError extends Error {
+  constructor(path: JsonPath, message: string) {
+    super(`${formatPath(path) || '<root>'}: ${message}`);
+    this.name = 'EncodeError';
+  }
+}
+export function encodeMessage(type: protobuf.Type | string, json: unknown): Uint8Array {
+  const t = typeof type === 'string' ? requireType(type, []) : type;
+  return encodeConverted(t, toProtoObject(t, json, []));
+}
+
+/** Encodes a resource given as proto3 JSON with "@type" (the inner message, not the Any). */
+export function encodeResource(resource: JsonObject): Uint8Array {
+  return toAny(resource).value;
+}
+
+/** The Any for a resource, as a DiscoveryResponse carries it. */
+export function toAny(resource: JsonObject): { type_url: string; value: Uint8Array } {
+  const url = resource['@type'];
+  if (typeof url !== 'string') throw new EncodeError([], 'resource has no "@type"');
+  const t = requireType(url, ['@type']);
+  const { '@type': _ignored, ...fields } = resource;
+  const value = hasSpecialJson(fullNameOf(t)) ? resource['value'] : fields;
+  return { type_url: url, value: encodeConverted(t, toProtoObject(t, value, [])) };
+}
+
+/** A stable content version for a resource: sha256 over its type URL and deterministic bytes. */
+export function resourceHash(resource: JsonObject): string {
+  const any = toAny(resource);
+  return createHash('sha256').update(any.type_url).update('\0').update(any.value).digest('hex');
+}
+
+/** bytes -> proto3 JSON with proto (snake_case) field names, for round trips and debugging. */
+export function decodeMessage(type: protobuf.Type | string, bytes: Uint8Array): unknown {
+  const t = typeof type === 'string' ? requireType(type, []) : type;
+  return protoObjectToJson(t, t.toObject(t.decode(bytes), DECODE_OPTIONS));
+}
+
+/** The inverse of encodeResource: proto3 JSON with "@type" first. */
+export function decodeResource(typeUrl: string, bytes: Uint8Array): JsonObject {
+  const t = requireType(typeUrl, []);
+  const json = decodeMessage(t, bytes);
+  return hasSpecialJson(fullNameOf(t)) ? { '@type': typeUrl, value: json } : { '@type': typeUrl, ...(json as JsonObject) };
+}
+
+function encodeConverted(t: protobuf.Type, obj: unknown): Uint8Array {
+  return t.encode(t.fromObject(obj as { [k: string]: unknown })).finish();
+}
+
+function requireType(nameOrUrl: string, path: JsonPath): protobuf.Type {
+  const t = lookupMessageType(nameOrUrl);
+  if (t === undefined) throw new EncodeError(path, `unknown message type ${typeNameOfUrl(nameOrUrl)}`);
+  return t;
+}
+
+/** proto3 JSON -> the object form protobufjs's fromObject understands. */
+function toProtoObject(type: protobuf.Type, json: unknown, path: JsonPath): unknown {
+  const name = fullNameOf(type);
+  const kind = WRAPPER_KINDS[name];
+  if (kind !== undefined) {
+    const v = scalar(kind, json, path);
+    return isDefaultScalar(kind, v) ? {} : { value: v };
+  }
+  switch (name) {
+    case ANY:
+      return anyObject(json, path);
+    case DURATION:
+    case TIMESTAMP: {
+      const p = name === DURATION ? parseDuration(json) : parseTimestamp(json);
+      if (!p.ok) throw new EncodeError(path, p.message);
+      // Only non-zero parts: a present zero is still written by protobufjs, and canonical bytes omit it.
+      return {
+        ...(p.value.seconds !== 0n ? { seconds: p.value.seconds.toString() } : {}),
+        ...(p.value.nanos !== 0 ? { nanos: p.value.nanos } : {}),
+      };
+    }
+    case FIELD_MASK: {
+      const p = parseFieldMask(json);
+      if (!p.ok) throw new EncodeError(path, p.message);
+      return { paths: p.value };
+    }
+    case STRUCT:
+      return structObject(json, path);
+    case VALUE:
+      return valueObject(json, path);
+    case LIST_VALUE:
+      if (!Array.isArray(json)) throw new EncodeError(path, 'expected a list');
+      return { values: json.map((v, i) => valueObject(v, [...path, i])) };
+  }
+  if (!isObject(json)) throw new EncodeError(path, `expected an object (${type.name})`);
+  return plainObject(type, json, path);
+}
+
+function plainObject(type: protobuf.Type, json: JsonObject, path: JsonPath): JsonObject {
+  const index = fieldIndex(type);
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(json)) {
+    const field = index.get(key);
+    if (field === undefined) throw new EncodeError([...path, key], `unknown field in ${type.name}`);
+    if (value === null && !acceptsNull(field)) continue; // proto3 JSON: null means unset
+    const converted = fieldValue(field, value, [...path, key]);
+    if (hasImplicitPresence(field) && isDefaultValue(valueTypeOf(field), converted)) continue;
+    out[field.name] = converted;
+  }
+  return out;
+}
+
+function fieldValue(field: protobuf.Field, value: unknown, path: JsonPath): unknown {
+  const vt = valueTypeOf(field);
+  if (field.map) {
+    if (!isObject(value)) throw new EncodeError(path, 'expected an object (map)');
+    // Sorted insertion: protobufjs writes map entries in key insertion order.
+    const out: JsonObject = {};
+    for (const k of Object.keys(value).sort()) out[k] = single(vt, value[k], [...path, k]);
+    return out;
+  }
+  if (field.repeated) {
+    if (!Array.isArray(value)) throw new EncodeError(path, 'expected a list');
+    return value.map((v, i) => single(vt, v, [...path, i]));
+  }
+  return single(vt, value, path);
+}
+
+function single(vt: ValueType, value: unknown, path: JsonPath): unknown {
+  if (vt.kind === 'message') return toProtoObject(vt.type, value, path);
+  if (vt.kind === 'enum') {
+    if (value === null) return 0; // NullValue
+    if (typeof value === 'number') return value;
+    const n = typeof value === 'string' ? vt.type.values[value] : undefined;
+    if (n === undefined) throw new EncodeError(path, `unknown ${vt.type.name} value ${JSON.stringify(value)}`);
+    return n;
+  }
+  return scalar(vt.scalar, value, path);
+}
+
+/** protobufjs takes 64-bit integers as decimal strings (via long.js) and bytes as Buffers. */
+function scalar(kind: ScalarKind, value: unknown, path: JsonPath): unknown {
+  const p = parseScalar(kind, value);
+  if (!p.ok) throw new EncodeError(path, p.message);
+  return typeof p.value === 'bigint' ? p.value.toString() : p.value;
+}
+
+function acceptsNull(field: protobuf.Field): boolean {
+  const t = field.resolvedType;
+  return t !== null && [VALUE, NULL_VALUE].includes(fullNameOf(t));
+}
+
+/** Singular scalars and enums outside a oneof have no presence: proto3 does not serialize their default. */
+function hasImplicitPresence(field: protobuf.Field): boolean {
+  return field.partOf === null && !field.repeated && !field.map && !(field.resolvedType instanceof protobuf.Type);
+}
+
+function isDefaultValue(vt: ValueType, v: unknown): boolean {
+  if (vt.kind === 'message') return false;
+  if (vt.kind === 'enum') return v === 0;
+  return isDefaultScalar(vt.scalar, v);
+}
+
+/** Converted form: 64-bit integers are decimal strings, so "0" is their default (and only theirs). */
+function isDefaultScalar(kind: ScalarKind, v: unknown): boolean {
+  if (kind === 'string') return v === '';
+  if (kind === 'bytes') return Buffer.isBuffer(v) && v.length === 0;
+  if (kind === 'bool') return v === false;
+  if (is64Bit(kind)) return v === '0';
+  return Object.is(v, 0); // -0.0 has a non-zero bit pattern and is serialized, as in Go
+}
+
+function anyObject(json: unknown, path: JsonPath): { type_url: string; value?: Uint8Array } {
+  if (!isObject(json)) throw new EncodeError(path, 'expected an object with "@type" (Any)');
+  const url = json['@type'];
+  if (typeof url !== 'string') throw new EncodeError(path, 'Any has no "@type"');
+  const inner = requireType(url, [...path, '@type']);
+  let obj: unknown;
+  if (hasSpecialJson(fullNameOf(inner))) {
+    obj = toProtoObject(inner, json['value'], [...path, 'value']);
+  } else {
+    const { '@type': _ignored, ...fields } = json;
+    obj = plainObject(inner, fields, path);
+  }
+  const value = encodeConverted(inner, obj);
+  // An empty message (e.g. the Router config) packs to no bytes; canonical encoders then omit `value`.
+  return value.length === 0 ? { type_url: url } : { type_url: url, value };
+}
+
+function structObject(json: unknown, path: JsonPath): { fields: JsonObject } {
+  if (!isObject(json)) throw new EncodeError(path, 'expected an object (Struct)');
+  const fields: JsonObject = {};
+  for (const k of Object.keys(json).sort()) fields[k] = valueObject(json[k], [...path, k]);
+  return { fields };
+}
+
+function valueObject(v: unknown, path: JsonPath): JsonObject {
+  const one = (kind: string, x: unknown): JsonObject => ({ [actualFieldName(requireType(VALUE, path), kind)]: x });
+  if (v === null) return one('null_value', 0);
+  if (typeof v === 'number') return one('number_value', v);
+  if (typeof v === 'string') return one('string_value', v);
+  if (typeof v === 'boolean') return one('bool_value', v);
+  if (Array.isArray(v)) return one('list_value', { values: v.map((x, i) => valueObject(x, [...path, i])) });
+  if (isObject(v)) return one('struct_value', structObject(v, path));
+  throw new EncodeError(path, `cannot encode ${typeof v} as google.protobuf.Value`);
+}

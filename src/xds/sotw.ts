@@ -1,0 +1,135 @@
+/**
+ * State-of-the-world ADS (StreamAggregatedResources), as the xDS protocol
+ * describes it: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
+ *
+ * Per type on the stream we keep the subscription, the nonce and version last
+ * sent. A request carrying the last nonce is an ACK (no error_detail) or a
+ * NACK (error_detail: the node keeps its previous config, and so do we: the
+ * rejected version is not sent again until the snapshot changes). A request
+ * carrying an older nonce is stale and ignored ("the management server should
+ * not send a DiscoveryResponse for a stale nonce").
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ResourceKind } from '../envoy/resources';
+import type { PreparedResource } from './prepared';
+import type { NodeSnapshot } from './snapshot';
+import { StreamBase, StreamError, type PeerInfo, type StreamDeps } from './stream-common';
+import { allowsWildcard, kindOfUrl, PUSH_ORDER, TYPE_URL } from './type-urls';
+import { discoveryResponse } from './wire';
+
+export interface DiscoveryRequestMsg {
+  version_info?: string;
+  node?: { id?: string } | null;
+  resource_names?: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** Names the last response was computed for (to notice subscription changes). */
+  sentNames?: string;
+  sentVersion?: string;
+  nonce?: string;
+}
+
+export class SotwStream extends StreamBase {
+  protected readonly protocol = 'sotw';
+  private readonly types = new Map<ResourceKind, TypeState>();
+
+  constructor(
+    deps: StreamDeps,
+    peer: PeerInfo,
+    private readonly write: (bytes: Buffer) => void,
+    closeWith: (code: grpc.status, details: string) => void,
+  ) {
+    super(deps, peer, closeWith);
+  }
+
+  onRequest(req: DiscoveryRequestMsg): void {
+    this.safely(() => this.handle(req));
+  }
+
+  private handle(req: DiscoveryRequestMsg): void {
+    const node = this.identify(req.node);
+    const typeUrl = req.type_url ?? '';
+    if (typeUrl === '') throw new StreamError(grpc.status.INVALID_ARGUMENT, 'DiscoveryRequest.type_url is required on an aggregated stream');
+    const kind = kindOfUrl(typeUrl);
+    if (!kind) {
+      // Unknown types (runtime, LRS...) are not errors: we simply serve nothing for them.
+      this.deps.log.log('debug', 'ignoring request for an unserved type', { node, type_url: typeUrl });
+      return;
+    }
+    const st = this.types.get(kind) ?? { wildcard: false, names: new Set<string>() };
+    const nonce = req.response_nonce ?? '';
+    if (nonce !== '') {
+      if (nonce !== st.nonce) {
+        this.deps.metrics.staleNonces++;
+        return;
+      }
+      if (req.error_detail && (req.error_detail.code ?? 0) !== 0) {
+        this.deps.metrics.nacks++;
+        this.deps.status.nacked(node, kind, st.sentVersion ?? '', req.error_detail.message ?? '');
+        this.deps.log.log('warn', 'NACK', { node, type: kind, version: st.sentVersion, message: req.error_detail.message });
+      } else {
+        this.deps.metrics.acks++;
+        this.deps.status.acked(node, kind, req.version_info ?? '', nonce);
+      }
+    } else if (st.nonce !== undefined) {
+      // A request without a nonce after we have answered this type is out of order.
+      throw new StreamError(grpc.status.INVALID_ARGUMENT, `request for ${typeUrl} without response_nonce after a response was sent`);
+    }
+    this.subscribe(kind, st, req.resource_names ?? []);
+    this.types.set(kind, st);
+    this.subscribedKinds.add(kind);
+
+    const snap = this.deps.cache.get(node);
+    if (!snap) return;
+    const current = snap.types[kind].version;
+    if (nonce === '' && req.version_info && req.version_info === current) {
+      // Reconnect with what we would send anyway: the node already has it, so send nothing.
+      st.sentVersion = current;
+      st.sentNames = subscriptionKey(st);
+      st.nonce = undefined;
+      this.deps.status.acked(node, kind, current);
+      return;
+    }
+    if (st.sentVersion !== current || st.sentNames !== subscriptionKey(st)) this.send(kind, st, snap);
+  }
+
+  private subscribe(kind: ResourceKind, st: TypeState, names: string[]): void {
+    // Legacy wildcard: an empty list on LDS/CDS means "everything"; "*" is the explicit form.
+    st.wildcard = allowsWildcard(kind) && (names.length === 0 || names.includes('*'));
+    st.names = new Set(names.filter((n) => n !== '*'));
+  }
+
+  protected onSnapshot(snap: NodeSnapshot): void {
+    for (const kind of PUSH_ORDER) {
+      const st = this.types.get(kind);
+      if (st && st.sentVersion !== snap.types[kind].version) this.send(kind, st, snap);
+    }
+  }
+
+  private send(kind: ResourceKind, st: TypeState, snap: NodeSnapshot): void {
+    const t = snap.types[kind];
+    let resources: PreparedResource[];
+    if (st.wildcard) resources = [...t.resources.values()];
+    else resources = [...st.names].sort().map((n) => t.resources.get(n)).filter((r): r is PreparedResource => r !== undefined);
+    if (kind === 'secrets' && !this.peer.authenticated) resources = [];
+    const nonce = this.nextNonce();
+    const bytes = discoveryResponse(t.version, resources.map((r) => r.sotwFrame), TYPE_URL[kind], nonce, this.deps.identifier);
+    st.sentVersion = t.version;
+    st.sentNames = subscriptionKey(st);
+    st.nonce = nonce;
+    this.deps.status.sent(this.nodeId!, kind, t.version, nonce);
+    this.deps.metrics.pushes++;
+    this.deps.metrics.pushBytes += bytes.length;
+    this.write(bytes);
+  }
+}
+
+function subscriptionKey(st: TypeState): string {
+  return st.wildcard ? '*' : [...st.names].sort().join('\n');
+}

@@ -1,0 +1,118 @@
+/**
+ * What SotW and delta streams share: learning and authorizing the node on the
+ * first request, closing the stream with a gRPC status on protocol errors
+ * (errors become statuses only here, at the edge), and nonces.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ResourceKind } from '../envoy/resources';
+import type { SnapshotCache } from './cache';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+import type { StatusBoard } from './status';
+
+export class StreamError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Who is at the other end of a stream, as its mTLS certificate says (absent on an insecure listener). */
+export interface PeerInfo {
+  readonly spiffeId?: string;
+  readonly address: string;
+  /** Secrets are only served over authenticated streams. */
+  readonly authenticated: boolean;
+}
+
+export interface StreamDeps {
+  readonly cache: SnapshotCache;
+  readonly status: StatusBoard;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** ControlPlane.identifier in every response. */
+  readonly identifier: string;
+  /** The SPIFFE ID a node must present to be served as `nodeId`, or undefined when anyone may (insecure). */
+  readonly expectedSpiffeId: (nodeId: string) => string;
+}
+
+let streamCounter = 0;
+
+export abstract class StreamBase {
+  readonly streamId = ++streamCounter;
+  protected nodeId?: string;
+  private nonceCounter = 0;
+  private unwatch?: () => void;
+  protected closed = false;
+  readonly subscribedKinds = new Set<ResourceKind>();
+
+  constructor(
+    protected readonly deps: StreamDeps,
+    protected readonly peer: PeerInfo,
+    private readonly closeWith: (code: grpc.status, details: string) => void,
+  ) {}
+
+  protected nextNonce(): string {
+    return `${this.streamId}-${++this.nonceCounter}`;
+  }
+
+  /** First request names the node; later ones may repeat it but never change it. */
+  protected identify(node: { id?: string } | null | undefined): string {
+    const id = node?.id ?? '';
+    if (this.nodeId !== undefined) {
+      if (id !== '' && id !== this.nodeId) throw new StreamError(grpc.status.INVALID_ARGUMENT, `node id changed on the stream from "${this.nodeId}" to "${id}"`);
+      return this.nodeId;
+    }
+    if (id === '') throw new StreamError(grpc.status.INVALID_ARGUMENT, 'the first DiscoveryRequest on a stream must carry node.id');
+    if (this.peer.authenticated) {
+      const expected = this.deps.expectedSpiffeId(id);
+      if (this.peer.spiffeId !== expected) {
+        throw new StreamError(grpc.status.PERMISSION_DENIED, `node "${id}" must present the identity ${expected}; this stream presented ${this.peer.spiffeId ?? 'no identity'}`);
+      }
+    }
+    const snapshot = this.deps.cache.get(id);
+    if (!snapshot) {
+      throw new StreamError(grpc.status.NOT_FOUND, `node "${id}" is not in the mesh (known nodes: ${this.deps.cache.nodes().join(', ') || 'none'}); declare it in services/ and apply`);
+    }
+    this.nodeId = id;
+    this.deps.status.connected(id);
+    this.unwatch = this.deps.cache.watch(id, { onSnapshot: (s) => this.safely(() => this.onSnapshot(s)) });
+    this.deps.log.log('info', 'node connected', { node: id, stream: this.streamId, peer: this.peer.address, identity: this.peer.spiffeId ?? null, protocol: this.protocol });
+    return id;
+  }
+
+  protected abstract readonly protocol: 'sotw' | 'delta';
+  protected abstract onSnapshot(s: import('./snapshot').NodeSnapshot): void;
+
+  /** Runs stream work; a StreamError closes this stream only, with its status. */
+  safely(fn: () => void): void {
+    if (this.closed) return;
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof StreamError) return this.fail(err.code, err.message);
+      this.deps.log.log('error', 'bug in stream handling', { stream: this.streamId, error: (err as Error).stack ?? String(err) });
+      this.fail(grpc.status.INTERNAL, 'internal error');
+    }
+  }
+
+  fail(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.deps.metrics.streamErrors++;
+    this.deps.log.log('warn', 'closing stream', { stream: this.streamId, node: this.nodeId ?? null, code: grpc.status[code], details });
+    this.closeWith(code, details);
+    this.cleanup();
+  }
+
+  cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unwatch?.();
+    if (this.nodeId !== undefined) {
+      this.deps.status.disconnected(this.nodeId);
+      this.deps.log.log('info', 'node disconnected', { node: this.nodeId, stream: this.streamId });
+    }
+  }
+}
