@@ -4,6 +4,9 @@ import { registerLint } from './lint';
 import { registerValidate } from './validate';
 import { registerCerts } from './certs';
 import { registerBuild } from './build';
+import { registerServe } from './serve';
+import { registerApply } from './apply';
+import { registerStatus } from './status';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -24,6 +27,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerValidate(program, setExit);
   registerCerts(program, setExit);
   registerBuild(program, setExit);
+  registerServe(program, setExit);
+  registerApply(program, setExit);
+  registerStatus(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

@@ -25,7 +25,8 @@ export function registerValidate(program: Command, setExit: (code: number) => vo
       );
       if (opts.stats) {
         const s = envoyProtos().stats;
-        process.stderr.write(`envoy protos: ${s.files} files, ${s.messageTypes} message types, ${s.loadMs} ms, ~${Math.round(s.heapBytes / 1e6)} MB heap\n`);
+        const heapMb = Math.round(s.heapBytes / 1e6);
+        process.stderr.write(`envoy protos: ${s.files} files, ${s.messageTypes} message types, ${s.loadMs} ms, ~${heapMb} MB heap\n`);
       }
       setExit(result.ioErrors > 0 ? 2 : errors > 0 ? 1 : 0);
     });

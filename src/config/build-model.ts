@@ -31,6 +31,7 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
       address: (cp.address as string) ?? BUILTIN.controlPlaneAddress,
       xdsPort: (cp.xds_port as number) ?? BUILTIN.xdsPort,
       adminPort: (cp.admin_port as number) ?? BUILTIN.controlPlaneAdminPort,
+      grpcXdsPort: (cp.grpc_xds_port as number) ?? BUILTIN.grpcXdsPort,
     },
     pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
     pos: src ? valuePos(src, []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },

@@ -12,6 +12,7 @@ export const BUILTIN = {
   controlPlaneAddress: '127.0.0.1',
   xdsPort: 18000,
   controlPlaneAdminPort: 18001,
+  grpcXdsPort: 18002,
   pkiDir: 'pki',
   /** Envoy's outlier detection defaults: consecutive_5xx 5, base_ejection_time 30s. */
   maxFailures: 5,

@@ -18,6 +18,12 @@ export interface LoadResult {
   readonly diagnostics: readonly Diagnostic[];
   /** Every source file read, keyed by display path (for explain/diff provenance). */
   readonly sources: ReadonlyMap<string, SourceFile>;
+  /**
+   * The model of schema-valid files whose semantic checks found errors (a
+   * denied or unknown call, a bad split...). Only for review tools that show
+   * what is wrong (`mesh graph` draws denied calls); never compile it to serve.
+   */
+  readonly uncheckedModel?: MeshModel;
 }
 
 export const POLICY_FILE = 'mesh_policies.yml';
@@ -80,7 +86,7 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
   const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);
-  return hasErrors(sorted) ? { diagnostics: sorted, sources } : { model, diagnostics: sorted, sources };
+  return hasErrors(sorted) ? { diagnostics: sorted, sources, uncheckedModel: model } : { model, diagnostics: sorted, sources };
 }
 
 function isDirectory(p: string): boolean {

@@ -57,6 +57,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH093', severity: 'error', title: 'applied file is not a mesh source' },
   { code: 'MESH094', severity: 'error', title: 'snapshots cannot be built (PKI store incomplete)' },
   { code: 'MESH095', severity: 'error', title: 'snapshot unservable (a response would exceed 4 MiB)' },
+  { code: 'MESH096', severity: 'error', title: 'control plane unreachable or refused the request', io: true },
+  { code: 'MESH097', severity: 'error', title: 'apply --wait: a node NACKed or did not answer in time' },
+  { code: 'MESH098', severity: 'error', title: 'mesh serve: no PKI store (and not --insecure)', io: true },
+  { code: 'MESH099', severity: 'error', title: 'mesh serve: the mesh cannot be served' },
   { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
 ];
 

@@ -34,7 +34,13 @@ export interface MeshSettings {
   /** Envoy admin port, always bound to 127.0.0.1. */
   readonly adminPort: number;
   /** Where sidecars and proxyless clients reach the control plane's xDS server. */
-  readonly controlPlane: { readonly address: string; readonly xdsPort: number; readonly adminPort: number };
+  readonly controlPlane: {
+    readonly address: string;
+    readonly xdsPort: number;
+    readonly adminPort: number;
+    /** Plaintext loopback xDS port for proxyless gRPC members (grpc-js-xds has no mTLS to the control plane). */
+    readonly grpcXdsPort: number;
+  };
   /** Directory (relative to the mesh dir unless absolute) holding the PKI store. */
   readonly pkiDir: string;
   readonly pos: SourcePos;

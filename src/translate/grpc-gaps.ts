@@ -57,7 +57,7 @@ function controlPlaneGaps(ctx: TranslateContext): GapInput[] {
       policy: 'control_plane.mtls',
       reason:
         'grpc-js-xds 1.14.1 supports only "google_default" and "insecure" xDS channel credentials, not A65 "tls"; ' +
-        'it reaches the control plane without mTLS (the bootstrap lists "tls" first for clients that support it)',
+        `it reaches the control plane in plaintext on 127.0.0.1:${ctx.model.settings.controlPlane.grpcXdsPort} (control_plane.grpc_xds_port), where it is not authenticated and is served no secrets; its data-plane calls are still mTLS`,
       proposal: 'A65',
       pos: ctx.model.settings.pos,
     },

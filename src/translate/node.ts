@@ -69,7 +69,11 @@ function buildBootstrapFacts(ctx: TranslateContext, draft: NodeDraft): NodeDraft
   return {
     adminAddress: LOOPBACK,
     adminPort: s.adminPort,
-    controlPlane: { address: s.controlPlane.address, port: s.controlPlane.xdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain) },
+    // Proxyless gRPC members dial the plaintext loopback port: grpc-js-xds 1.14 offers only
+    // "insecure" and "google_default" channel credentials to the control plane (MESH070 says so).
+    controlPlane: draft.kind === 'grpc'
+      ? { address: LOOPBACK, port: s.controlPlane.grpcXdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain) }
+      : { address: s.controlPlane.address, port: s.controlPlane.xdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain) },
     pki: {
       certFile: file(creds.chain),
       keyFile: file(creds.key),

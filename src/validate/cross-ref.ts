@@ -133,10 +133,10 @@ export class NodeCollector<D> {
     const what: Record<RefKind, string> = { clusters: 'cluster', routes: 'RouteConfiguration', secrets: 'secret' };
     return this.references
       .filter((ref) => this.provided.has(ref.kind) && !names[ref.kind].has(ref.name))
-      .map((ref) => ({
-        ...error(code[ref.kind], ref.path, `${ref.from} references ${what[ref.kind]} "${ref.name}", which this node does not have`, hintFor(ref.kind, names[ref.kind], ref.name)),
-        doc: ref.doc,
-      }));
+      .map((ref) => {
+        const msg = `${ref.from} references ${what[ref.kind]} "${ref.name}", which this node does not have`;
+        return { ...error(code[ref.kind], ref.path, msg, hintFor(ref.kind, names[ref.kind], ref.name)), doc: ref.doc };
+      });
   }
 
   /** An EDS cluster needs a ClusterLoadAssignment named by eds_cluster_config.service_name, or else the cluster name. */
@@ -152,7 +152,8 @@ export class NodeCollector<D> {
       const nameRef = typeof service?.value === 'string' && service.value !== '' ? service : getPath(c.value, ['name'], c.path);
       const name = typeof nameRef?.value === 'string' ? nameRef.value : '';
       if (nameRef === undefined || assignments.has(name)) continue;
-      out.push({ ...error(C.MISSING_ENDPOINTS, nameRef.path, `EDS cluster needs a ClusterLoadAssignment with cluster_name "${name}", which this node does not have`), doc: c.doc });
+      const msg = `EDS cluster needs a ClusterLoadAssignment with cluster_name "${name}", which this node does not have`;
+      out.push({ ...error(C.MISSING_ENDPOINTS, nameRef.path, msg), doc: c.doc });
     }
     return out;
   }
@@ -165,9 +166,12 @@ export class NodeCollector<D> {
       const listenerName = stringField(l.value, 'name') ?? '';
       for (const addr of listenerAddresses(l.value, l.path)) {
         const owner = seen.get(addr.key);
-        if (owner !== undefined) {
-          out.push({ ...error(C.DUPLICATE_ADDRESS, addr.path, `listener "${listenerName}" uses address ${addr.text}, already used by listener "${owner}"`), doc: l.doc });
-        } else seen.set(addr.key, listenerName);
+        if (owner === undefined) {
+          seen.set(addr.key, listenerName);
+          continue;
+        }
+        const msg = `listener "${listenerName}" uses address ${addr.text}, already used by listener "${owner}"`;
+        out.push({ ...error(C.DUPLICATE_ADDRESS, addr.path, msg), doc: l.doc });
       }
     }
     return out;
@@ -181,10 +185,14 @@ export class NodeCollector<D> {
       const routers = list.filters.map((f, i) => (isRouter(f) ? i : -1)).filter((i) => i >= 0);
       const last = list.filters.length - 1;
       const add = (path: JsonPath, msg: string): void => void out.push({ ...error(C.ROUTER_NOT_LAST, path, msg), doc: list.doc });
-      if (routers.length === 0 && !isDiscovered(list.filters[last])) add(list.path, 'HTTP connection manager has no router filter (envoy.filters.http.router must be the last HTTP filter)');
-      for (const i of routers.slice(1)) add([...list.path, i], `router filter appears more than once (first at http_filters[${routers[0]}])`);
       const first = routers[0];
-      if (first !== undefined && first !== last) add([...list.path, first], `router filter must be the last HTTP filter (it is at index ${first} of ${list.filters.length})`);
+      if (first === undefined && !isDiscovered(list.filters[last])) {
+        add(list.path, 'HTTP connection manager has no router filter (envoy.filters.http.router must be the last HTTP filter)');
+      }
+      for (const i of routers.slice(1)) add([...list.path, i], `router filter appears more than once (first at http_filters[${first}])`);
+      if (first !== undefined && first !== last) {
+        add([...list.path, first], `router filter must be the last HTTP filter (it is at index ${first} of ${list.filters.length})`);
+      }
     }
     return out;
   }
@@ -231,7 +239,8 @@ function listenerAddresses(listener: JsonObject, base: JsonPath): ListenerAddres
       const ip = stringField(socket.value, 'address') ?? '';
       const port = getField(socket.value, 'port_value')?.value ?? 0;
       const protocol = stringField(socket.value, 'protocol') ?? 'TCP';
-      if (Number(port) !== 0) out.push({ key: `${protocol}/${ip}/${port}`, text: `${ip}:${port}${protocol === 'TCP' ? '' : `/${protocol}`}`, path: socket.path });
+      const text = `${ip}:${port}${protocol === 'TCP' ? '' : `/${protocol}`}`;
+      if (Number(port) !== 0) out.push({ key: `${protocol}/${ip}/${port}`, text, path: socket.path });
     } else if (pipe !== undefined && typeof pipe.value === 'string') {
       out.push({ key: `pipe/${pipe.value}`, text: `pipe ${pipe.value}`, path: pipe.path });
     }

@@ -21,6 +21,8 @@ export interface PathValidationResult {
 }
 
 const CONFIG_FILE = /\.(json|ya?ml)$/i;
+/** `mesh build` writes out/manifest.json (hashes per node); it is not Envoy config. */
+const COMPILER_MANIFEST = 'manifest.json';
 
 export function validatePaths(inputs: readonly string[]): PathValidationResult {
   const diagnostics: Diagnostic[] = [];
@@ -93,7 +95,7 @@ function listConfigFiles(dir: string): string[] {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!entry.name.startsWith('.') && entry.name !== 'node_modules') out.push(...listConfigFiles(p));
-    } else if (entry.isFile() && CONFIG_FILE.test(entry.name)) out.push(p);
+    } else if (entry.isFile() && CONFIG_FILE.test(entry.name) && entry.name !== COMPILER_MANIFEST) out.push(p);
   }
   return out;
 }

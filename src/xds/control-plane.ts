@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadMeshSync } from '../config/load';
+import { lintMesh } from '../lint';
+import { RESOURCE_KINDS } from '../envoy/resources';
 import { diagAt, hasErrors, type Diagnostic } from '../diag/diagnostic';
 import { compileMesh, type CompileResult } from '../envoy/compile';
 import type { MeshModel } from '../model/types';
@@ -21,7 +22,7 @@ import { buildSnapshots, callersIndex, type SecretSource } from './mesh-state';
 import { Metrics } from './metrics';
 import { ResourceEncoder } from './prepared';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
-import { checkSnapshot } from './snapshot';
+import { checkSnapshot, type NodeSnapshot } from './snapshot';
 import { StatusBoard } from './status';
 
 /** Mesh sources as sent by `mesh apply`: relative path -> text. */
@@ -64,65 +65,131 @@ export class ControlPlane {
 
   /** lint + compile + validate + snapshot; all or nothing. */
   apply(sources: MeshSources, displayDir = 'mesh'): ApplyResult {
-    const bad = Object.keys(sources).filter((p) => !SOURCE_PATTERN.test(p));
+    const prepared = this.prepare(sources, displayDir);
+    if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics };
+    return this.install(prepared, sources);
+  }
+
+  /** What an apply would change, per node and type, without changing anything (`mesh apply --dry-run`). */
+  plan(sources: MeshSources, displayDir = 'mesh'): PlanResult {
+    const prepared = this.prepare(sources, displayDir);
+    if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics, nodes: {} };
+    const nodes: PlanResult['nodes'] = {};
+    const ids = new Set([...this.cache.nodes(), ...prepared.snaps.keys()]);
+    for (const id of [...ids].sort()) {
+      const before = this.cache.get(id);
+      const after = prepared.snaps.get(id);
+      const perKind: Record<string, { added: string[]; changed: string[]; removed: string[] }> = {};
+      for (const k of RESOURCE_KINDS) {
+        const a = before?.types[k].resources ?? new Map();
+        const b = after?.types[k].resources ?? new Map();
+        const added = [...b.keys()].filter((n) => !a.has(n)).sort();
+        const removed = [...a.keys()].filter((n) => !b.has(n)).sort();
+        const changed = [...b.keys()].filter((n) => a.has(n) && a.get(n)!.version !== b.get(n)!.version).sort();
+        if (added.length + removed.length + changed.length > 0) perKind[k] = { added, changed, removed };
+      }
+      nodes[id] = perKind;
+    }
+    return { ok: true, diagnostics: prepared.diagnostics, nodes };
+  }
+
+  private prepare(sources: MeshSources, displayDir: string): Prepared | { ok: false; diagnostics: Diagnostic[] } {
+    const bad = Object.keys(sources).filter((p) => !SOURCE_PATTERN.test(p) || typeof sources[p] !== 'string');
     if (bad.length > 0) {
       return { ok: false, diagnostics: bad.map((p) => diagAt({ file: p, line: 1, col: 1 }, 'error', 'MESH093', `not a mesh source file: ${p}`)) };
     }
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-apply-'));
+    let model: MeshModel;
+    let compiled: CompileResult;
+    const diags: Diagnostic[] = [];
     try {
       fs.mkdirSync(path.join(tmp, 'services'));
       for (const [rel, text] of Object.entries(sources)) fs.writeFileSync(path.join(tmp, rel), text);
-      const loaded = loadMeshSync(tmp, { displayDir });
-      if (!loaded.model) return { ok: false, diagnostics: loaded.diagnostics };
-      const compiled = compileMesh(loaded.model);
-      const diags = [...loaded.diagnostics, ...compiled.diagnostics];
-      if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-      diags.push(...validateCompiled(compiled));
-      if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-      return this.install(loaded.model, compiled, sources, diags);
+      const loaded = lintMesh(tmp, { displayDir });
+      diags.push(...loaded.diagnostics);
+      if (!loaded.model) return { ok: false, diagnostics: diags };
+      model = loaded.model;
+      compiled = compileMesh(model);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-  }
-
-  private install(model: MeshModel, compiled: CompileResult, sources: MeshSources, diags: Diagnostic[]): ApplyResult {
-    const all = compiled.nodes.map((n) => n.id);
-    let snaps;
+    diags.push(...compiled.diagnostics);
+    if (hasErrors(diags)) return { ok: false, diagnostics: diags };
+    diags.push(...validateCompiled(compiled));
+    if (hasErrors(diags)) return { ok: false, diagnostics: diags };
+    let snaps: Map<string, NodeSnapshot>;
     try {
-      snaps = buildSnapshots(compiled, all, (s) => this.registry.of(s), this.opts.secrets, this.encoder);
+      const instancesOf = (s: string): Instance[] => this.registry.of(s).filter((i) => governanceOf(model, i) === undefined);
+      snaps = buildSnapshots(compiled, compiled.nodes.map((n) => n.id), instancesOf, this.opts.secrets, this.encoder);
     } catch (err) {
-      // The PKI store lacks a node's credentials, or similar: refuse the apply, keep serving the old snapshot.
+      // The PKI store lacks a node's credentials, or similar: refuse, keep serving the old snapshot.
       return { ok: false, diagnostics: [...diags, diagAt({ file: 'pki', line: 1, col: 1 }, 'error', 'MESH094', `cannot build snapshots: ${(err as Error).message}`)] };
     }
     const problems = [...snaps.values()].flatMap(checkSnapshot);
     if (problems.length > 0) {
       return { ok: false, diagnostics: [...diags, ...problems.map((p) => diagAt({ file: p.node, line: 1, col: 1 }, 'error', 'MESH095', p.message))] };
     }
+    return { ok: true, model, compiled, snaps, diagnostics: diags };
+  }
+
+  private install(p: Prepared, sources: MeshSources): ApplyResult {
     this.encoder.retain();
-    this.compiled = compiled;
-    this.model = model;
-    this.callers = callersIndex(compiled);
+    this.compiled = p.compiled;
+    this.model = p.model;
+    this.callers = callersIndex(p.compiled);
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.registry.setGovernance((r) => this.governance(r));
     this.registry.prune((i) => this.governance(i) === undefined);
-    const changed = this.cache.replaceAll(snaps);
+    const changed = this.cache.replaceAll(p.snaps);
     this.persist();
     const expected: Record<string, Record<string, string>> = {};
     for (const id of changed) {
-      const s = snaps.get(id);
+      const s = p.snaps.get(id);
       if (s) expected[id] = Object.fromEntries(Object.entries(s.types).map(([k, t]) => [k, t.version]));
     }
-    this.opts.log.log('info', 'applied', { revision: this.revision, nodes: all.length, changed });
-    return { ok: true, diagnostics: diags, revision: this.revision, changedNodes: changed, expected };
+    this.opts.log.log('info', 'applied', { revision: this.revision, nodes: p.snaps.size, changed });
+    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, changedNodes: changed, expected };
+  }
+
+  /** Per node and type: current, ACKed and pending versions, last NACK (`mesh status`, `apply --wait`). */
+  statusReport(): StatusReport {
+    const nodes = this.cache.nodes().map((id) => {
+      const snap = this.cache.get(id)!;
+      const st = this.status.get(id);
+      const types: StatusReport['nodes'][number]['types'] = {};
+      let inSync = true;
+      let nacked = false;
+      for (const k of RESOURCE_KINDS) {
+        const t = st?.types[k];
+        if (!t) continue; // never subscribed: nothing to wait for
+        const current = snap.types[k].version;
+        const nack = t.lastNack && t.lastNack.version === current ? t.lastNack : undefined;
+        if (t.ackedVersion !== current) inSync = false;
+        if (nack) nacked = true;
+        types[k] = {
+          current,
+          ...(t.ackedVersion !== undefined ? { acked: t.ackedVersion } : {}),
+          ...(t.sentVersion !== undefined && t.sentVersion !== t.ackedVersion ? { pending: t.sentVersion } : {}),
+          ...(t.lastNack ? { lastNack: { version: t.lastNack.version, message: t.lastNack.message, at: new Date(t.lastNack.at).toISOString() } } : {}),
+        };
+      }
+      const connected = (st?.streams ?? 0) > 0;
+      return {
+        node: id,
+        connected,
+        ...(st?.connectedSince !== undefined ? { connectedSince: new Date(st.connectedSince).toISOString() } : {}),
+        inSync: connected && inSync && Object.keys(types).length > 0,
+        nacked,
+        types,
+      };
+    });
+    return { revision: this.revision ?? null, generation: this.cache.generation, nodes };
   }
 
   /** Why a registration is refused, or undefined to admit it. */
   governance(r: RegistrationRequest | Instance): string | undefined {
-    const svc = this.model?.services.find((s) => s.name === r.service);
-    if (!svc) return `service "${r.service}" is not declared in the mesh (no services/${r.service}.yml was applied)`;
-    if (!svc.versions.includes(r.version)) return `version "${r.version}" of "${r.service}" is not declared (declared: ${svc.versions.join(', ')})`;
-    return undefined;
+    return this.model ? governanceOf(this.model, r) : 'no mesh applied yet';
   }
 
   private onRegistryChange(services: ReadonlySet<string>): void {
@@ -168,6 +235,43 @@ export class ControlPlane {
   close(): void {
     this.registry.close();
   }
+}
+
+function governanceOf(model: MeshModel, r: RegistrationRequest | Instance): string | undefined {
+  const svc = model.services.find((s) => s.name === r.service);
+  if (!svc) return `service "${r.service}" is not declared in the mesh (no services/${r.service}.yml was applied)`;
+  if (!svc.versions.includes(r.version)) return `version "${r.version}" of "${r.service}" is not declared (declared: ${svc.versions.join(', ')})`;
+  return undefined;
+}
+
+interface Prepared {
+  readonly ok: true;
+  readonly model: MeshModel;
+  readonly compiled: CompileResult;
+  readonly snaps: Map<string, NodeSnapshot>;
+  readonly diagnostics: Diagnostic[];
+}
+
+export interface PlanResult {
+  readonly ok: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+  /** node -> kind -> resource names added, changed, removed; a node with {} is unchanged. */
+  readonly nodes: Record<string, Record<string, { added: string[]; changed: string[]; removed: string[] }>>;
+}
+
+export interface StatusReport {
+  readonly revision: string | null;
+  readonly generation: number;
+  readonly nodes: Array<{
+    node: string;
+    connected: boolean;
+    connectedSince?: string;
+    /** Connected, subscribed, and every subscribed type ACKed at the current version. */
+    inSync: boolean;
+    /** The current version of some type was NACKed. */
+    nacked: boolean;
+    types: Partial<Record<string, { current: string; acked?: string; pending?: string; lastNack?: { version: string; message: string; at: string } }>>;
+  }>;
 }
 
 export function revisionOf(sources: MeshSources): string {

@@ -49,7 +49,8 @@ export interface XdsDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly identifier: string;
-  readonly trustDomain: string;
+  /** The applied mesh's trust domain (read per stream: an apply may change it). */
+  readonly trustDomain: () => string | undefined;
 }
 
 function decoder<T>(typeName: string): (buf: Buffer) => T {
@@ -134,7 +135,7 @@ export class XdsServer {
     const cert = auth?.sslPeerCertificate;
     const authenticated = auth?.transportSecurityType === 'ssl' && cert !== undefined && Object.keys(cert).length > 0;
     const peer: PeerInfo = { address: call.getPeer(), authenticated, ...(authenticated ? { spiffeId: spiffeIdOfSan(cert!.subjectaltname) } : {}) };
-    const deps: StreamDeps = { ...this.deps, expectedSpiffeId: (node) => `spiffe://${this.deps.trustDomain}/svc/${node}` };
+    const deps: StreamDeps = { ...this.deps, expectedSpiffeId: (node) => `spiffe://${this.deps.trustDomain() ?? '?'}/svc/${node}` };
     const write = (bytes: Buffer): void => void call.write(bytes);
     const closeWith = (code: grpc.status, details: string): void => {
       call.emit('error', { code, details, metadata: new grpc.Metadata() });

@@ -34,7 +34,7 @@ export function settings(overrides: Partial<MeshSettings> = {}): MeshSettings {
     outboundPort: 15001,
     inboundPort: 15006,
     adminPort: 15000,
-    controlPlane: { address: '127.0.0.1', xdsPort: 18000, adminPort: 18001 },
+    controlPlane: { address: '127.0.0.1', xdsPort: 18000, adminPort: 18001, grpcXdsPort: 18002 },
     pkiDir: 'pki',
     pos: pos('mesh.yml', 3),
     ...overrides,

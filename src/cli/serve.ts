@@ -1,0 +1,61 @@
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { lintMesh } from '../lint';
+import { jsonLogger, type LogLevel } from '../xds/log';
+import { startControlPlane } from '../xds/serve';
+import type { SetExit } from './main';
+
+interface ServeFlags {
+  readonly store: string;
+  readonly pki?: string;
+  readonly listen: string;
+  readonly xdsPort?: string;
+  readonly adminPort?: string;
+  readonly proxylessPort?: string;
+  readonly insecure: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export function registerServe(program: Command, setExit: SetExit): void {
+  program
+    .command('serve')
+    .description('run the control plane: xDS (ADS) for sidecars and proxyless gRPC, the admin API, the registry')
+    .argument('[dir]', 'mesh directory applied at start when the store is empty', '.')
+    .option('--store <dir>', 'folder where the last applied mesh is persisted', '.mesh-store')
+    .option('--pki <dir>', 'PKI store (default: <mesh>/<pki_dir>)')
+    .option('--listen <host>', 'address for the xDS and admin ports', '127.0.0.1')
+    .option('--xds-port <port>', 'xDS port (default: control_plane.xds_port)')
+    .option('--admin-port <port>', 'admin API port (default: control_plane.admin_port)')
+    .option('--proxyless-port <port>', 'plaintext xDS on 127.0.0.1 for proxyless gRPC clients (default: control_plane.grpc_xds_port when the mesh has grpc services)')
+    .option('--insecure', 'plaintext everywhere, no authentication: local development only', false)
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .action(async (dir: string, flags: ServeFlags) => setExit(await runServe(dir, flags)));
+}
+
+async function runServe(dir: string, flags: ServeFlags): Promise<number> {
+  const log = jsonLogger(undefined, flags.logLevel);
+  // Settings come from the mesh being served; a broken mesh is reported by startControlPlane.
+  const model = lintMesh(dir).model;
+  const settings = model?.settings;
+  // Proxyless members need the plaintext loopback port; open it only when the mesh has some.
+  const proxyless = flags.proxylessPort ?? (model?.services.some((s) => s.protocol === 'grpc') ? String(settings!.controlPlane.grpcXdsPort) : undefined);
+  const running = await startControlPlane({
+    meshDir: dir,
+    storeDir: flags.store,
+    pkiDir: flags.pki ?? path.join(dir, settings?.pkiDir ?? 'pki'),
+    host: flags.listen,
+    xdsPort: Number(flags.xdsPort ?? settings?.controlPlane.xdsPort ?? 18000),
+    adminPort: Number(flags.adminPort ?? settings?.controlPlane.adminPort ?? 18001),
+    ...(proxyless !== undefined ? { proxylessPort: Number(proxyless) } : {}),
+    insecure: flags.insecure,
+    log,
+  });
+  process.stdout.write(`mesh serve: xDS ${flags.listen}:${running.ports.xds}${flags.insecure ? ' (INSECURE)' : ' (mTLS)'}, admin ${flags.insecure ? '127.0.0.1' : flags.listen}:${running.ports.admin}${running.ports.proxyless !== undefined ? `, proxyless xDS 127.0.0.1:${running.ports.proxyless}` : ''}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await running.stop();
+  return 0;
+}

@@ -1,0 +1,89 @@
+/**
+ * Starting and stopping a whole control plane in one process: state
+ * (ControlPlane), the ADS server and the admin API. Used by `mesh serve`, the
+ * tests and the lab, so all three run the same code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../diag/errors';
+import { controlPlane as controlPlaneIdentity, loadCredentials, loadServiceCredentials, loadTrustBundle } from '../pki';
+import { AdminServer } from './admin';
+import { ControlPlane, readMeshSources, type ApplyResult } from './control-plane';
+import type { Logger } from './log';
+import type { SecretSource } from './mesh-state';
+import { XdsServer, type TlsMaterial } from './server';
+
+export interface ServeOptions {
+  /** Mesh sources applied at start when the store holds no applied snapshot. */
+  readonly meshDir?: string;
+  /** Where the last applied sources are persisted (restart serves the same versions). */
+  readonly storeDir?: string;
+  /** PKI store: the control plane's own certificate and the nodes' SDS secrets. */
+  readonly pkiDir?: string;
+  readonly host: string;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  /** Plaintext xDS on 127.0.0.1 for proxyless gRPC clients (no secrets served there). */
+  readonly proxylessPort?: number;
+  readonly insecure?: boolean;
+  readonly log: Logger;
+  /** ControlPlane.identifier in responses. */
+  readonly identifier?: string;
+}
+
+export interface RunningControlPlane {
+  readonly cp: ControlPlane;
+  readonly xds: XdsServer;
+  readonly admin: AdminServer;
+  readonly ports: { readonly xds: number; readonly admin: number; readonly proxyless?: number };
+  readonly startup?: ApplyResult;
+  stop(): Promise<void>;
+}
+
+/** SDS secrets from the PKI store; credentials are read per build so rotation is picked up on the next push. */
+export function pkiSecretSource(pkiDir: string): SecretSource {
+  return (kind, subject) => {
+    if (kind === 'trust-bundle') return loadTrustBundle(pkiDir).pem;
+    const creds = loadServiceCredentials(pkiDir, subject);
+    return kind === 'cert-chain' ? creds.chainPem : creds.keyPem;
+  };
+}
+
+function controlPlaneTls(pkiDir: string): TlsMaterial {
+  const creds = loadCredentials(pkiDir, controlPlaneIdentity);
+  return { caPem: creds.trustBundlePem, certPem: creds.chainPem, keyPem: creds.keyPem };
+}
+
+export async function startControlPlane(opts: ServeOptions): Promise<RunningControlPlane> {
+  const havePki = opts.pkiDir !== undefined && fs.existsSync(path.join(opts.pkiDir, 'trust-bundle.pem'));
+  if (!opts.insecure && !havePki) {
+    throw new UserError('MESH098', `no PKI store at ${opts.pkiDir ?? '(none given)'}: run \`mesh certs init\` and \`mesh certs issue --control-plane\`, or pass --insecure for local development`);
+  }
+  const tls = opts.insecure ? undefined : controlPlaneTls(opts.pkiDir!);
+  const cp = new ControlPlane({ ...(opts.storeDir ? { storeDir: opts.storeDir } : {}), ...(havePki ? { secrets: pkiSecretSource(opts.pkiDir!) } : {}), log: opts.log });
+  let startup = cp.restore();
+  if (startup) opts.log.log('info', 'restored the last applied mesh from the store', { store: opts.storeDir, revision: cp.revision, ok: startup.ok });
+  if ((!startup || !startup.ok) && opts.meshDir) startup = cp.apply(readMeshSources(opts.meshDir), opts.meshDir);
+  if (startup && !startup.ok) {
+    cp.close();
+    const first = startup.diagnostics.find((d) => d.severity === 'error');
+    throw new UserError('MESH099', `the mesh cannot be served: ${first ? `${first.file}:${first.line}:${first.col}: ${first.code}: ${first.message}` : 'unknown error'}`);
+  }
+  const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain });
+  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}) });
+  const admin = new AdminServer(cp, opts.log);
+  const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
+  const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
+  opts.log.log('info', 'control plane listening', { ...ports, host: opts.host, tls: !opts.insecure, revision: cp.revision ?? null });
+  return {
+    cp,
+    xds,
+    admin,
+    ports,
+    ...(startup ? { startup } : {}),
+    async stop() {
+      await Promise.all([xds.stop(), admin.stop()]);
+      cp.close();
+    },
+  };
+}
