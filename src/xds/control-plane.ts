@@ -198,6 +198,13 @@ export class ControlPlane {
     for (const s of services) for (const n of this.callers.get(s) ?? []) affected.add(n);
     if (affected.size === 0) return;
     const snaps = buildSnapshots(this.compiled, affected, (s) => this.registry.of(s), this.opts.secrets, this.encoder);
+    for (const [id, snap] of snaps) {
+      const problems = checkSnapshot(snap);
+      if (problems.length === 0) continue;
+      // Too many instances for one response: keep serving the last good snapshot and say why, loudly.
+      snaps.delete(id);
+      for (const p of problems) this.opts.log.log('error', 'snapshot not served', { node: p.node, type: p.kind, message: p.message });
+    }
     const changed = this.cache.update(snaps);
     this.opts.log.log('info', 'endpoints changed', { services: [...services].sort(), nodes: changed });
   }

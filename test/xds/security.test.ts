@@ -1,0 +1,167 @@
+/**
+ * mTLS by default: who may connect, which node a certificate may claim, which
+ * secrets it receives, and who may use the admin API and the registry.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { adminRequest } from '../../src/xds/admin-client';
+import { readMeshSources } from '../../src/xds/control-plane';
+import type { RunningControlPlane } from '../../src/xds/serve';
+import { AdsTestClient, decodeSotw, TYPE } from '../helpers/ads-client';
+import { copyExample } from '../helpers/mesh-dir';
+import { makePki, nodeCredentials, startTestPlane, tmp } from '../helpers/control-plane';
+
+let mesh: { dir: string; cleanup: () => void };
+let pki: string;
+let otherPki: string;
+let plane: RunningControlPlane;
+let addr: string;
+
+before(async () => {
+  mesh = copyExample();
+  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  otherPki = await makePki(tmp('hms-pki-other-'), 'ceq.gov', ['impact-calc']);
+  plane = await startTestPlane({ meshDir: mesh.dir, pkiDir: pki, proxyless: true });
+  addr = `127.0.0.1:${plane.ports.xds}`;
+});
+
+after(async () => {
+  await plane.stop();
+  mesh.cleanup();
+  fs.rmSync(pki, { recursive: true, force: true });
+  fs.rmSync(otherPki, { recursive: true, force: true });
+});
+
+function tlsOf(dir: string, folder: string): { caPem: string; certPem: string; keyPem: string } {
+  return {
+    caPem: fs.readFileSync(path.join(pki, 'trust-bundle.pem'), 'utf8'),
+    certPem: fs.readFileSync(path.join(dir, folder, 'chain.pem'), 'utf8'),
+    keyPem: fs.readFileSync(path.join(dir, folder, 'key.pem'), 'utf8'),
+  };
+}
+
+test('a client without a mesh certificate cannot open an xDS stream', async () => {
+  const client = new AdsTestClient(addr, grpc.credentials.createSsl(fs.readFileSync(path.join(pki, 'trust-bundle.pem'))));
+  try {
+    const s = client.sotw();
+    s.send({ node: { id: 'impact-calc' }, type_url: TYPE.clusters });
+    const st = await s.closed;
+    assert.equal(st.code, grpc.status.UNAVAILABLE, st.details);
+  } finally {
+    client.close();
+  }
+});
+
+test('a certificate from another CA is refused', async () => {
+  const creds = grpc.credentials.createSsl(
+    fs.readFileSync(path.join(pki, 'trust-bundle.pem')),
+    fs.readFileSync(path.join(otherPki, 'svc/impact-calc/key.pem')),
+    fs.readFileSync(path.join(otherPki, 'svc/impact-calc/chain.pem')),
+  );
+  const client = new AdsTestClient(addr, creds);
+  try {
+    const s = client.sotw();
+    s.send({ node: { id: 'impact-calc' }, type_url: TYPE.clusters });
+    assert.equal((await s.closed).code, grpc.status.UNAVAILABLE);
+  } finally {
+    client.close();
+  }
+});
+
+test("grant-pay's certificate claiming node id impact-calc gets nothing but PERMISSION_DENIED", async () => {
+  const client = new AdsTestClient(addr, nodeCredentials(pki, 'svc/grant-pay'));
+  try {
+    const s = client.sotw();
+    s.send({ node: { id: 'impact-calc' }, type_url: TYPE.clusters });
+    const st = await s.closed;
+    assert.equal(st.code, grpc.status.PERMISSION_DENIED);
+    assert.match(st.details, /node "impact-calc" must present the identity spiffe:\/\/ceq\.gov\/svc\/impact-calc; this stream presented spiffe:\/\/ceq\.gov\/svc\/grant-pay/);
+    assert.equal(s.pending(), 0, 'no response was sent before the refusal');
+  } finally {
+    client.close();
+  }
+});
+
+test('a node receives its own secrets, filled from the PKI store, and no other node\'s', async () => {
+  const client = new AdsTestClient(addr, nodeCredentials(pki, 'svc/impact-calc'));
+  try {
+    const s = client.sotw();
+    s.send({ node: { id: 'impact-calc' }, type_url: TYPE.secrets, resource_names: ['spiffe://ceq.gov/svc/impact-calc', 'spiffe://ceq.gov', 'spiffe://ceq.gov/svc/grant-pay'] });
+    const r = decodeSotw(await s.next());
+    assert.deepEqual(r.names, ['spiffe://ceq.gov', 'spiffe://ceq.gov/svc/impact-calc']);
+    const own = r.resources.find((x) => x.name === 'spiffe://ceq.gov/svc/impact-calc') as { tls_certificate: { certificate_chain: { inline_string: string }; private_key: { inline_string: string } } };
+    assert.equal(own.tls_certificate.certificate_chain.inline_string, fs.readFileSync(path.join(pki, 'svc/impact-calc/chain.pem'), 'utf8'));
+    assert.equal(own.tls_certificate.private_key.inline_string, fs.readFileSync(path.join(pki, 'svc/impact-calc/key.pem'), 'utf8'));
+    const bundle = r.resources.find((x) => x.name === 'spiffe://ceq.gov') as { validation_context: { trusted_ca: { inline_string: string } } };
+    assert.equal(bundle.validation_context.trusted_ca.inline_string, fs.readFileSync(path.join(pki, 'trust-bundle.pem'), 'utf8'));
+    s.cancel();
+  } finally {
+    client.close();
+  }
+});
+
+test('the plaintext proxyless port (loopback) never serves secrets', async () => {
+  const client = new AdsTestClient(`127.0.0.1:${plane.ports.proxyless}`);
+  try {
+    const s = client.sotw();
+    s.send({ node: { id: 'impact-calc' }, type_url: TYPE.secrets, resource_names: ['spiffe://ceq.gov/svc/impact-calc', 'spiffe://ceq.gov'] });
+    const r = decodeSotw(await s.next());
+    assert.deepEqual(r.names, []);
+    s.send({ type_url: TYPE.clusters, node: { id: 'impact-calc' } });
+    assert.equal(decodeSotw(await s.next()).names.length, 4, 'routing config is served there');
+    s.cancel();
+  } finally {
+    client.close();
+  }
+});
+
+test('the admin API requires an admin identity: apply with a service certificate is refused, nothing changes', async () => {
+  const server = `https://127.0.0.1:${plane.ports.admin}`;
+  const revision = plane.cp.revision;
+  const asService = await adminRequest<{ error: string }>({ server, tls: tlsOf(pki, 'svc/impact-calc') }, 'POST', '/v1/apply', { sources: readMeshSources(mesh.dir) });
+  assert.equal(asService.status, 403);
+  assert.match(asService.body.error, /requires an admin identity/);
+  assert.equal(plane.cp.revision, revision);
+  const status = await adminRequest<unknown>({ server, tls: tlsOf(pki, 'svc/impact-calc') }, 'GET', '/v1/status');
+  assert.equal(status.status, 403);
+  const asAdmin = await adminRequest<{ ok: boolean; revision: string }>({ server, tls: tlsOf(pki, 'admin/ops') }, 'POST', '/v1/apply', { sources: readMeshSources(mesh.dir) });
+  assert.equal(asAdmin.status, 200);
+  assert.equal(asAdmin.body.ok, true);
+  // Without any client certificate the TLS handshake itself fails.
+  await assert.rejects(adminRequest({ server, tls: { ...tlsOf(pki, 'admin/ops'), certPem: '', keyPem: '' } }, 'GET', '/healthz'));
+});
+
+test('the server proves it is the control plane; a client refuses any other identity', async () => {
+  // A grant-pay certificate posing as the control plane: build a tiny HTTPS server with it.
+  const https = await import('node:https');
+  const fake = https.createServer({ ...(() => { const t = tlsOf(pki, 'svc/grant-pay'); return { key: t.keyPem, cert: t.certPem }; })() }, (_q, r) => r.end('{}'));
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (fake.address() as { port: number }).port;
+    await assert.rejects(adminRequest({ server: `https://127.0.0.1:${port}`, tls: tlsOf(pki, 'admin/ops') }, 'GET', '/v1/status'), /not the control-plane identity|control plane/);
+  } finally {
+    fake.close();
+  }
+});
+
+test('registry governance: a service registers only itself, only if declared, only with a declared version', async () => {
+  const server = `https://127.0.0.1:${plane.ports.admin}`;
+  const gp = { server, tls: tlsOf(pki, 'svc/grant-pay') };
+  const ok = await adminRequest<{ id: string }>(gp, 'POST', '/v1/registry/register', { service: 'grant-pay', version: 'v1', address: '127.0.0.1', port: 25001, ttl_ms: 60_000 });
+  assert.equal(ok.status, 200);
+  const spoof = await adminRequest<{ error: string }>(gp, 'POST', '/v1/registry/register', { service: 'impact-calc', version: 'v1', address: '127.0.0.1', port: 25002 });
+  assert.equal(spoof.status, 403);
+  assert.match(spoof.body.error, /not the identity of "impact-calc"/);
+  const badVersion = await adminRequest<{ error: string }>(gp, 'POST', '/v1/registry/register', { service: 'grant-pay', version: 'v9', address: '127.0.0.1', port: 25003 });
+  assert.equal(badVersion.status, 403);
+  assert.match(badVersion.body.error, /version "v9" of "grant-pay" is not declared \(declared: v1, v2\)/);
+  const admin = { server, tls: tlsOf(pki, 'admin/ops') };
+  const undeclared = await adminRequest<{ error: string }>(admin, 'POST', '/v1/registry/register', { service: 'billing', version: 'v1', address: '127.0.0.1', port: 25004 });
+  assert.equal(undeclared.status, 403);
+  assert.match(undeclared.body.error, /service "billing" is not declared in the mesh/);
+  const dereg = await adminRequest<{ deregistered: boolean }>(gp, 'POST', '/v1/registry/deregister', { service: 'grant-pay', id: ok.body.id });
+  assert.equal(dereg.body.deregistered, true);
+});
