@@ -8,8 +8,11 @@ import * as fs from 'node:fs';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 
-/** Policy and manifest files are small; anything larger is a mistake or an attack. */
-export const MAX_FILE_BYTES = 1024 * 1024;
+/**
+ * Manifests are small and the policy file of a 10,000-service mesh is about
+ * 1.5 MB; anything past this is a mistake or an attack and is not parsed.
+ */
+export const MAX_FILE_BYTES = 8 * 1024 * 1024;
 /** Deeper than any real policy file; keeps the recursive composer far from the stack limit. */
 export const MAX_NESTING = 64;
 /** Real files use a handful of anchors; a billion-laughs bomb needs thousands of expansions. */

@@ -33,7 +33,7 @@ export function buildOutputTree(result: CompileResult): Map<string, string> {
     if (node.bootstrap) files.set(`${node.id}/${node.bootstrap.fileName}`, node.bootstrap.text);
     manifestNodes[node.id] = { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource };
   }
-  files.set(MANIFEST_FILE, stableStringify({ '//': marker, mesh: result.ir.meshName, nodes: manifestNodes }));
+  files.set(MANIFEST_FILE, stableStringify({ '//': marker, mesh: result.ir.meshName, sources: result.ir.sources, nodes: manifestNodes }));
   // Map iteration follows insertion: rebuild in path order so every consumer sees the same sequence.
   return new Map([...files.entries()].sort(([a], [b]) => compareStrings(a, b)));
 }
