@@ -31,3 +31,45 @@ export function canonical(value: unknown): unknown {
 function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The same text as `JSON.stringify(canonical(value), null, 2)` with every line
+ * after the first indented by `indent`, written in one pass without building
+ * the sorted copy: the output tree serializes every resource of every node,
+ * and the intermediate copies dominated large builds (time and garbage).
+ */
+export function stableText(value: unknown, indent = ''): string {
+  const parts: string[] = [];
+  write(value, indent, parts);
+  return parts.join('');
+}
+
+function write(value: unknown, indent: string, out: string[]): void {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`stableStringify: non-finite number ${value}`);
+    out.push(value === undefined ? 'null' : JSON.stringify(value));
+    return;
+  }
+  const inner = indent + '  ';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return void out.push('[]');
+    out.push('[\n');
+    value.forEach((v, i) => {
+      out.push(inner);
+      write(v === undefined ? null : v, inner, out);
+      out.push(i < value.length - 1 ? ',\n' : '\n');
+    });
+    out.push(indent, ']');
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(compareKeys);
+  if (keys.length === 0) return void out.push('{}');
+  out.push('{\n');
+  keys.forEach((k, i) => {
+    out.push(inner, JSON.stringify(k), ': ');
+    write(obj[k], inner, out);
+    out.push(i < keys.length - 1 ? ',\n' : '\n');
+  });
+  out.push(indent, '}');
+}
