@@ -3,7 +3,7 @@ export { compileMesh, generatedMarker, type CompileOptions, type CompileResult, 
 export { buildOutputTree, MANIFEST_FILE } from './output';
 export { buildNodeResources, resourceName, RESOURCE_KINDS, type NodeResources, type ResourceKind } from './resources';
 export { renderBootstrap, BOOTSTRAP_TEMPLATE_CODE, type BootstrapOptions, type RenderedBootstrap } from './bootstrap';
-export { contentHash, textHash } from './hash';
+export { textHash } from './hash';
 export { stableStringify } from './stable-json';
 export { secretPlaceholder, parseSecretPlaceholder } from './secret';
 export { HTTP_FILTER_ORDER } from './filters';
