@@ -6,12 +6,14 @@ import { formatDiagnostics } from '../diag/format';
 import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
 import { assertOutsideOutput, diffTree, writeTreeAtomically } from '../output/write-tree';
+import { withExplainFiles } from '../review/explain/build-explain';
 import type { SetExit } from './main';
 
 interface BuildOptions {
   readonly out: string;
   readonly check: boolean;
   readonly templates?: string;
+  readonly explain?: boolean;
 }
 
 export function registerBuild(program: Command, setExit: SetExit): void {
@@ -22,6 +24,7 @@ export function registerBuild(program: Command, setExit: SetExit): void {
     .option('--out <dir>', 'output folder', 'out')
     .option('--check', 'write nothing; exit 1 and list the files if --out differs from what the sources produce', false)
     .option('--templates <dir>', 'folder with your own copies of the bootstrap templates')
+    .option('--explain', 'also write <node>/explain.json: every policy value with the file:line (or default) it came from; --check then compares it too', false)
     .action((dir: string, opts: BuildOptions) => setExit(runBuild(dir, opts)));
 }
 
@@ -35,7 +38,8 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   diags.push(...validateCompiled(compiled));
   if (hasErrors(diags)) return finish(diags, 1);
   assertOutsideOutput(opts.out, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir));
-  const tree = buildOutputTree(compiled);
+  // Only with --explain: without it the tree (and --check) stays exactly the committed out/.
+  const tree = opts.explain ? withExplainFiles(buildOutputTree(compiled), compiled, loaded.model.displayDir) : buildOutputTree(compiled);
   if (opts.check) {
     const d = diffTree(tree, opts.out);
     const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];

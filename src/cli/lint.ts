@@ -12,7 +12,7 @@ export function registerLint(program: Command, setExit: SetExit): void {
     .addOption(new Option('--format <format>', 'output format').choices(DIAG_FORMATS as string[]).default('text'))
     .option('--strict', 'treat warnings as errors (exit 1)', false)
     .action((dir: string, opts: { format: DiagFormat; strict: boolean }) => {
-      const { diagnostics } = lintMesh(dir);
+      const { diagnostics } = lintMesh(dir, { checkPki: true });
       process.stdout.write(formatDiagnostics(diagnostics, opts.format));
       const s = summary(diagnostics);
       if (opts.format === 'text') {

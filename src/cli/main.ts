@@ -7,6 +7,9 @@ import { registerBuild } from './build';
 import { registerServe } from './serve';
 import { registerApply } from './apply';
 import { registerStatus } from './status';
+import { registerDiff } from './diff';
+import { registerExplain } from './explain';
+import { registerGraph } from './graph';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -30,6 +33,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerServe(program, setExit);
   registerApply(program, setExit);
   registerStatus(program, setExit);
+  registerDiff(program, setExit);
+  registerExplain(program, setExit);
+  registerGraph(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

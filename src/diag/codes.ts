@@ -62,6 +62,13 @@ const entries: CodeInfo[] = [
   { code: 'MESH098', severity: 'error', title: 'mesh serve: no PKI store (and not --insecure)', io: true },
   { code: 'MESH099', severity: 'error', title: 'mesh serve: the mesh cannot be served' },
   { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
+  { code: 'MESH100', severity: 'warning', title: 'workload certificate valid no longer than the rotation threshold' },
+  { code: 'MESH101', severity: 'error', title: 'trust bundle does not contain the CA that issued a workload certificate' },
+  { code: 'MESH102', severity: 'warning', title: 'CA expires before a workload certificate it signed' },
+  { code: 'MESH103', severity: 'error', title: 'CA rotation without overlap: the bundle dropped a CA whose certificates are still valid' },
+  { code: 'MESH104', severity: 'error', title: 'CA rotation without overlap: the new CA is not in the trust bundle yet' },
+  { code: 'MESH110', severity: 'error', title: 'mesh diff: a git revision cannot be read', io: true },
+  { code: 'MESH111', severity: 'error', title: 'mesh explain: unknown service or malformed request' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

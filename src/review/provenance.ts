@@ -31,10 +31,6 @@ export function formatProvenance(from: Provenance | ProvenanceJson): string {
   return from.kind === 'mesh-default' ? `mesh default (${at})` : at;
 }
 
-export function formatPos(pos: SourcePos): string {
-  return `${pos.file}:${pos.line}:${pos.col}`;
-}
-
 export function fileProvenance(pos: SourcePos): Provenance {
   return { kind: 'file', pos };
 }

@@ -50,7 +50,10 @@ export function blame(rules: readonly BlameRule[], kind: BlameKind, resource: st
     if (best.length === 0 || r.anchor.length > best[0].anchor.length) best = [r];
     else if (r.anchor.length === best[0].anchor.length) best.push(r);
   }
-  return dedupe(best.flatMap((r) => r.from));
+  const all = dedupe(best.flatMap((r) => r.from));
+  // A builtin beside a written line adds nothing a reviewer can act on (e.g. the fixed 1 s fill interval of a rate limit).
+  const written = all.filter((p) => p.kind !== 'builtin');
+  return written.length ? written : all;
 }
 
 function inboundRules(ir: NodeIR, model: MeshModel): BlameRule[] {
@@ -107,8 +110,10 @@ function virtualHostRules(ir: NodeIR, vh: VirtualHostIR, nodes: readonly NodeOut
     const clusterWhy = [...why, ...(vh.split ? [t.weight.from] : [])];
     rules.push(...clusterRules(cluster, t.cluster, clusterWhy, model));
     const la = ir.loadAssignments.find((l) => l.clusterName === t.cluster);
+    // An EDS resource exists because its cluster does; its contents are the manifest's static endpoints.
     const eps = la?.endpoints.map((e) => fileProvenance(e.pos)) ?? [];
-    rules.push({ kind: 'endpoints', resource: t.cluster, anchor: [], from: eps.length ? eps : clusterWhy });
+    rules.push({ kind: 'endpoints', resource: t.cluster, anchor: [], from: clusterWhy });
+    rules.push({ kind: 'endpoints', resource: t.cluster, anchor: [k('endpoints')], from: eps.length ? eps : clusterWhy });
   }
   return rules;
 }

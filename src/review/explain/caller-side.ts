@@ -1,0 +1,120 @@
+/**
+ * The caller's half of `mesh explain`: follow the request through the
+ * caller's compiled resources as its proxy would. Envoy sidecar: outbound
+ * listener -> HCM -> RDS config -> virtual host by Host -> first matching
+ * route -> cluster or weighted clusters. Proxyless gRPC: the Listener named
+ * by the channel target (`xds:///<callee>`, A27) -> its API listener's HCM ->
+ * RDS config -> virtual host by :authority -> route (A28).
+ */
+import type { NodeOutput } from '../../envoy';
+import type { JsonObject } from '../../envoy/proto-json';
+import type { NodeIR, RouteTargetIR, UpstreamClusterIR, VirtualHostIR } from '../../ir/types';
+import type { Provenance } from '../../model/types';
+import { provenanceJson } from '../provenance';
+import { byName, findRoute, findVirtualHost, hcmOf, list, obj, type Headers } from './match';
+import type { CircuitBreakerAnswer, ClusterAnswer, RetryAnswer, RouteAnswer, Sourced } from './types';
+
+export type CallerRoute = { readonly route: RouteAnswer } | { readonly failure: string };
+
+const sourced = <T>(value: T, from: Provenance): Sourced<T> => ({ value, from: provenanceJson(from) });
+
+export function callerRoute(caller: NodeOutput, authority: string, headers: Headers): CallerRoute {
+  const ir = caller.ir;
+  const listenerName = ir.kind === 'grpc' ? authority : ir.outbound.listenerName;
+  const listener = listenerName === undefined ? undefined : byName(caller.resources.listeners, listenerName);
+  if (!listener || listenerName === undefined) {
+    return { failure: `${caller.id} has no listener "${listenerName ?? 'outbound'}" (${ir.kind === 'grpc' ? 'the channel target resolves to nothing: UNAVAILABLE' : 'no outbound listener'})` };
+  }
+  const hcm = hcmOf(listener);
+  const rdsName = obj(hcm?.['rds'])?.['route_config_name'];
+  const routeConfig = obj(hcm?.['route_config']) ?? (typeof rdsName === 'string' ? byName(caller.resources.routes, rdsName) : undefined);
+  if (!routeConfig) return { failure: `${caller.id}'s listener ${listenerName} has no route configuration` };
+  const found = findVirtualHost(routeConfig, authority);
+  if (!found) return { failure: `${caller.id}'s route configuration ${String(routeConfig['name'])} has no virtual host for "${authority}" (Envoy answers 404 NR)` };
+  const route = findRoute(found.vh, headers);
+  if (!route) return { failure: `no route of virtual host ${String(found.vh['name'])} matches ${headers.get(':path')} (Envoy answers 404 NR)` };
+  const vhIR = ir.outbound.virtualHosts.find((v) => v.name === found.vh['name']);
+  if (!vhIR) throw new Error(`bug: virtual host ${String(found.vh['name'])} of ${caller.id} is not in its IR`);
+  const action = obj(route['route']) ?? {};
+  return {
+    route: {
+      proxy: ir.kind,
+      listener: listenerName,
+      routeConfig: String(routeConfig['name']),
+      virtualHost: String(found.vh['name']),
+      matchedDomain: found.domain,
+      route: String(route['name'] ?? '(unnamed)'),
+      clusters: clustersOf(caller, action, vhIR),
+      ...(vhIR.split ? { split: provenanceJson(vhIR.split) } : {}),
+      ...retryOf(action, vhIR),
+      ...timeoutOf(action, ir, vhIR),
+    },
+  };
+}
+
+function clustersOf(caller: NodeOutput, action: JsonObject, vh: VirtualHostIR): ClusterAnswer[] {
+  const weighted = list(obj(action['weighted_clusters'])?.['clusters']);
+  const picks = weighted.length
+    ? weighted.map((c) => ({ name: String(c['name']), weight: Number(c['weight'] ?? 0) }))
+    : typeof action['cluster'] === 'string' ? [{ name: action['cluster'], weight: 100 }] : [];
+  const total = picks.reduce((s, p) => s + p.weight, 0);
+  return picks.map((p) => {
+    const target: RouteTargetIR | undefined = vh.targets.find((t) => t.cluster === p.name);
+    const cluster = byName(caller.resources.clusters, p.name);
+    const clusterIR = caller.ir.clusters.find((c) => c.name === p.name);
+    const eds = byName(caller.resources.endpoints, p.name);
+    return {
+      name: p.name,
+      ...(target?.version ? { version: target.version } : {}),
+      weight: sourced(p.weight, target?.weight.from ?? { kind: 'builtin' }),
+      percent: total > 0 ? Math.round((p.weight / total) * 1000) / 10 : 0,
+      present: cluster !== undefined,
+      staticEndpoints: list(eds?.['endpoints']).reduce((n, l) => n + list(l['lb_endpoints']).length, 0),
+      ...(cluster && clusterIR ? clusterSettings(cluster, clusterIR) : {}),
+    };
+  });
+}
+
+function clusterSettings(cluster: JsonObject, ir: UpstreamClusterIR): Pick<ClusterAnswer, 'connectTimeout' | 'circuitBreaker'> {
+  const od = obj(cluster['outlier_detection']);
+  const th = list(obj(cluster['circuit_breakers'])?.['thresholds'])[0];
+  const cb: { -readonly [K in keyof CircuitBreakerAnswer]: CircuitBreakerAnswer[K] } = {};
+  const o = ir.outlier;
+  if (od && o) {
+    const volume = od['consecutive_5xx'] ?? od['failure_percentage_request_volume'];
+    if (typeof volume === 'number') cb.ejectAfterFailures = sourced(volume, o.consecutiveFailures.from);
+    cb.baseEjectionTime = sourced(String(od['base_ejection_time']), o.baseEjectionMs.from);
+    cb.interval = sourced(String(od['interval']), o.intervalMs.from);
+    cb.maxEjectionPercent = sourced(Number(od['max_ejection_percent']), o.maxEjectionPercent.from);
+  }
+  const l = ir.limits;
+  if (th && l) {
+    cb.maxConnections = sourced(Number(th['max_connections']), l.maxConnections.from);
+    cb.maxPendingRequests = sourced(Number(th['max_pending_requests']), l.maxPendingRequests.from);
+    cb.maxRequests = sourced(Number(th['max_requests']), l.maxRequests.from);
+    cb.maxRetries = sourced(Number(th['max_retries']), l.maxRetries.from);
+  }
+  return {
+    connectTimeout: sourced(String(cluster['connect_timeout']), ir.connectTimeoutMs.from),
+    ...(Object.keys(cb).length ? { circuitBreaker: cb } : {}),
+  };
+}
+
+function retryOf(action: JsonObject, vh: VirtualHostIR): { retry?: RetryAnswer } {
+  const rp = obj(action['retry_policy']);
+  if (!rp || !vh.retry) return {};
+  const r = vh.retry;
+  return {
+    retry: {
+      numRetries: sourced(Number(rp['num_retries'] ?? 1), r.numRetries.from),
+      retryOn: sourced(String(rp['retry_on'] ?? ''), r.retryOn.from),
+      ...(rp['per_try_timeout'] !== undefined && r.perTryTimeoutMs ? { perTryTimeout: sourced(String(rp['per_try_timeout']), r.perTryTimeoutMs.from) } : {}),
+    },
+  };
+}
+
+/** Envoy reads RouteAction.timeout; gRPC reads max_stream_duration (A31). */
+function timeoutOf(action: JsonObject, ir: NodeIR, vh: VirtualHostIR): { timeout?: Sourced<string> } {
+  const value = ir.kind === 'grpc' ? obj(action['max_stream_duration'])?.['max_stream_duration'] : action['timeout'];
+  return value === undefined ? {} : { timeout: sourced(String(value), vh.timeoutMs.from) };
+}

@@ -1,0 +1,172 @@
+/**
+ * mesh explain: requests evaluated against the compiled resources of
+ * examples/ceq, examples/agency (Envoy and proxyless gRPC callers) and a mesh
+ * with denied calls, with the provenance of every value checked against the
+ * source line it names.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { explainRequest, type ExplainResult } from '../../src/review/explain';
+import type { ProvenanceJson } from '../../src/review/provenance';
+import type { ReviewInput } from '../../src/review/load';
+import { example, fixture, mesh } from './helpers';
+
+const ceq = example('ceq');
+const agency = example('agency');
+
+function explain(input: ReviewInput, caller: string, callee: string, req = {}): ExplainResult {
+  return explainRequest({ model: input.model, compiled: input.compiled }, caller, callee, req);
+}
+
+/** The text of the source line a provenance points at (what a reader would open). */
+function lineOf(input: ReviewInput, p: ProvenanceJson | undefined): string | undefined {
+  if (!p || p.kind === 'builtin') return p?.kind;
+  return input.lines.line({ file: p.file!, line: p.line!, col: p.col! });
+}
+
+test('ceq: impact-calc -> grant-pay is allowed by its access rule, split 90/10, with the policy lines behind each value', () => {
+  const r = explain(ceq, 'impact-calc', 'grant-pay', { method: 'POST', path: '/payout' });
+  assert.equal(r.verdict, 'allowed');
+  assert.deepEqual(r.request, { method: 'POST', path: '/payout', authority: 'grant-pay', headers: {} });
+  assert.equal(r.access.policy, 'allow|impact-calc');
+  assert.equal(r.access.principal, 'spiffe://ceq.gov/svc/impact-calc');
+  assert.equal(lineOf(ceq, r.access.rule), 'allow: [impact-calc]');
+  assert.equal(lineOf(ceq, r.declaredCall), '- grant-pay');
+  const route = r.route!;
+  assert.deepEqual([route.listener, route.routeConfig, route.virtualHost, route.matchedDomain], ['outbound|15001', 'outbound', 'grant-pay', 'grant-pay']);
+  assert.deepEqual(route.clusters.map((c) => [c.name, c.version, c.weight.value, c.percent, lineOf(ceq, c.weight.from)]), [
+    ['outbound|grant-pay|v1', 'v1', 90, 90, 'v1: 90'],
+    ['outbound|grant-pay|v2', 'v2', 10, 10, 'v2: 10'],
+  ]);
+  assert.deepEqual(route.clusters.map((c) => c.staticEndpoints), [0, 1]);
+  assert.deepEqual([route.retry?.numRetries.value, lineOf(ceq, route.retry?.numRetries.from)], [3, 'attempts: 3']);
+  assert.equal(route.retry?.retryOn.value, '5xx,connect-failure,refused-stream,unavailable');
+  assert.deepEqual([route.retry?.perTryTimeout?.value, lineOf(ceq, route.retry?.perTryTimeout?.from)], ['0.500s', 'per_try_timeout: 500ms']);
+  assert.deepEqual([route.timeout?.value, lineOf(ceq, route.timeout?.from)], ['2s', 'request: 2s']);
+  const cb = route.clusters[0].circuitBreaker!;
+  assert.deepEqual([cb.ejectAfterFailures?.value, lineOf(ceq, cb.ejectAfterFailures?.from)], [3, 'max_failures: 3']);
+  assert.deepEqual([cb.baseEjectionTime?.value, lineOf(ceq, cb.baseEjectionTime?.from)], ['30s', 'reset_seconds: 30']);
+  assert.deepEqual([cb.maxRequests?.value, cb.maxRequests?.from.kind], [1024, 'builtin']);
+  assert.deepEqual(r.callerClusters, ['outbound|grant-pay|v1', 'outbound|grant-pay|v2']);
+  assert.deepEqual(r.mtls, { calleeAcceptsCaller: true, callerAcceptsCallee: true });
+  assert.equal(r.rateLimit, undefined);
+  assert.match(r.notes.join('\n'), /outbound\|grant-pay\|v1 has no static endpoints/);
+});
+
+test('ceq: denied calls name the access policy, or the builtin default deny', () => {
+  const notListed = explain(ceq, 'grant-pay', 'public-docs');
+  assert.equal(notListed.verdict, 'denied');
+  assert.equal(notListed.access.decision, 'deny');
+  assert.equal(lineOf(ceq, notListed.access.accessPolicy), 'public-docs:');
+  assert.match(notListed.reason, /access\.public-docs\.allow \(examples\/ceq\/mesh_policies\.yml:\d+:3\) does not list grant-pay/);
+  assert.deepEqual([notListed.route, notListed.callerClusters, notListed.declaredCall], [undefined, [], undefined]);
+
+  // impact-calc has no access entry at all: nobody may call it.
+  const noPolicy = explain(ceq, 'public-docs', 'impact-calc');
+  assert.equal(noPolicy.verdict, 'denied');
+  assert.equal(noPolicy.access.accessPolicy.kind, 'builtin');
+  assert.match(noPolicy.reason, /impact-calc has no access policy, so nobody may call it \(default deny\)/);
+  // The rate limit it would count against is still reported, with its line.
+  assert.deepEqual([noPolicy.rateLimit?.tokensPerFill.value, lineOf(ceq, noPolicy.rateLimit?.tokensPerFill.from)], [50, 'rps: 50']);
+});
+
+test('agency: rate limit, mesh-wide defaults and a callee that allows a caller which does not declare the call', () => {
+  const r = explain(agency, 'portal', 'applicant-api');
+  assert.equal(r.verdict, 'allowed');
+  assert.deepEqual(r.route?.clusters.map((c) => [c.version, c.percent]), [['v1', 80], ['v2', 20]]);
+  assert.deepEqual([r.rateLimit?.tokensPerFill.value, lineOf(agency, r.rateLimit?.tokensPerFill.from)], [100, 'rps: 100']);
+  assert.deepEqual([r.rateLimit?.maxTokens.value, lineOf(agency, r.rateLimit?.maxTokens.from)], [200, 'burst: 200']);
+  assert.deepEqual([r.route?.timeout?.value, r.route?.timeout?.from.kind, lineOf(agency, r.route?.timeout?.from)], ['10s', 'mesh-default', 'request: 10s']);
+  assert.equal(r.route?.retry?.retryOn.from.kind, 'builtin');
+
+  // payments allows reports, but reports does not call it: no route in its sidecar.
+  const unused = explain(agency, 'reports', 'payments');
+  assert.equal(unused.verdict, 'no-route');
+  assert.equal(unused.access.decision, 'allow');
+  assert.match(unused.reason, /has no virtual host for "payments" \(Envoy answers 404 NR\); reports does not list payments under calls:/);
+});
+
+test('agency: treasury-gw is never retried, has a breaker with a written limit, and the drained identity v1 gets no traffic', () => {
+  const pay = explain(agency, 'payments', 'treasury-gw', { method: 'POST', path: '/payouts' });
+  assert.equal(pay.verdict, 'allowed');
+  assert.equal(pay.route?.retry, undefined);
+  const cb = pay.route?.clusters[0].circuitBreaker;
+  assert.deepEqual([cb?.maxRequests?.value, lineOf(agency, cb?.maxRequests?.from), cb?.maxRetries?.value], [64, 'max_requests: 64', 64]);
+  assert.deepEqual([pay.rateLimit?.tokensPerFill.value, pay.rateLimit?.maxTokens.value], [5, 10]);
+
+  const id = explain(agency, 'reviewer-ui', 'identity');
+  assert.deepEqual(id.route?.clusters.map((c) => [c.name, c.percent, lineOf(agency, c.weight.from)]), [['outbound|identity|v2', 100, 'v2: 100']]);
+});
+
+test('agency: a proxyless gRPC caller resolves the API listener named by its target (A27) and reads max_stream_duration (A31)', () => {
+  const r = explain(agency, 'eligibility', 'impact-model');
+  assert.equal(r.verdict, 'allowed');
+  assert.deepEqual([r.route?.proxy, r.route?.listener, r.route?.routeConfig], ['grpc', 'impact-model', 'outbound|impact-model']);
+  assert.deepEqual(r.route?.clusters.map((c) => [c.version, c.percent]), [['v1', 70], ['v2', 20], ['v3', 10]]);
+  assert.deepEqual([r.route?.timeout?.value, lineOf(agency, r.route?.timeout?.from)], ['3s', 'request: 3s']);
+  assert.equal(r.access.listener, 'grpc/server?xds.resource.listening_address=0.0.0.0:9140');
+  // gRPC retries only on status names: the builtin connection-level conditions became `unavailable` (A44).
+  assert.equal(r.route?.retry?.retryOn.value, 'unavailable');
+});
+
+test('every ordered pair of agency services: allowed exactly when the callee allows the caller and the caller declares the call', () => {
+  const { model } = agency;
+  for (const caller of model.services) {
+    for (const callee of model.services) {
+      if (caller.name === callee.name) continue;
+      const allowedByPolicy = model.policies.find((p) => p.service === callee.name)!.access.allow.some((a) => a.caller === caller.name);
+      const declared = caller.calls.some((c) => c.target === callee.name);
+      const expected = !allowedByPolicy ? 'denied' : declared ? 'allowed' : 'no-route';
+      const r = explain(agency, caller.name, callee.name);
+      assert.equal(r.verdict, expected, `${caller.name} -> ${callee.name}: ${r.reason}`);
+      // The Envoy resources and the IR agree on what they say about the call.
+      const vh = agency.compiled.ir.nodes.find((n) => n.id === caller.name)!.outbound.virtualHosts.find((v) => v.service === callee.name);
+      assert.equal(r.route !== undefined, vh !== undefined, `${caller.name} -> ${callee.name}`);
+      if (vh) assert.equal(r.route?.timeout?.value, `${vh.timeoutMs.value / 1000}s`);
+    }
+  }
+});
+
+test('a mesh with denied calls (MESH043) still explains: the declared call and the refusing policy', () => {
+  const denied = fixture('denied-calls');
+  const r = explain(denied, 'web', 'billing');
+  assert.equal(r.verdict, 'denied');
+  assert.equal(lineOf(denied, r.declaredCall), '- billing');
+  assert.equal(lineOf(denied, r.access.accessPolicy), 'billing:');
+  const vault = explain(denied, 'web', 'vault');
+  assert.equal(vault.access.accessPolicy.kind, 'builtin');
+  const grpc = explain(denied, 'batch', 'api');
+  assert.equal(grpc.verdict, 'denied');
+  assert.match(grpc.reason, /proxy has no route to it either/);
+});
+
+test('the host header selects the virtual host: a name the caller has no route for is no-route', () => {
+  const viaSvc = explain(ceq, 'impact-calc', 'public-docs', { headers: { Host: 'public-docs.svc:15001' } });
+  assert.equal(viaSvc.verdict, 'allowed');
+  assert.equal(viaSvc.route?.matchedDomain, 'public-docs.svc:15001');
+  const wrong = explain(ceq, 'impact-calc', 'public-docs', { headers: { host: 'public-docs.example.com' } });
+  assert.equal(wrong.verdict, 'no-route');
+});
+
+test('explain takes a bare model too (compiles it), and rejects unknown services with MESH111', () => {
+  assert.equal(explainRequest(ceq.model, 'impact-calc', 'grant-pay').verdict, 'allowed');
+  assert.throws(() => explainRequest(ceq.compiled, 'impact-calc', 'nobody'), /callee "nobody" is not a service of the mesh/);
+});
+
+test('mesh explain CLI: text with provenance, exit 0 allowed / 1 denied / 2 unknown service, json', () => {
+  const ok = mesh(['explain', 'impact-calc', 'grant-pay', 'examples/ceq', '--method', 'POST', '--path', '/payout', '--header', 'x-request-id=abc']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^impact-calc -> grant-pay: ALLOWED\n {2}request {3}POST \/payout \(authority grant-pay\), headers x-request-id: abc\n/);
+  assert.match(ok.stdout, /^ {12}rule <- examples\/ceq\/mesh_policies\.yml:14:13 {2}allow: \[impact-calc\]$/m);
+  assert.match(ok.stdout, /^ {2}timeout {3}request 2s {2}<- examples\/ceq\/mesh_policies\.yml:26:14 {2}request: 2s$/m);
+  assert.match(ok.stdout, /<- builtin defaults$/m);
+
+  const denied = mesh(['explain', 'grant-pay', 'impact-calc', 'examples/ceq', '--format', 'json']);
+  assert.equal(denied.code, 1);
+  assert.equal((JSON.parse(denied.stdout) as ExplainResult).verdict, 'denied');
+
+  const unknown = mesh(['explain', 'impact-calc', 'nobody', 'examples/ceq']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^mesh: error MESH111: callee "nobody" is not a service of the mesh \(services: grant-pay, impact-calc, public-docs\)\n$/);
+  assert.equal(mesh(['explain', 'a', 'b', 'examples/ceq', '--header', 'nonsense']).code, 2);
+});
