@@ -11,7 +11,7 @@ import type { MeshModel } from '../model/types';
 import { assembleModel, buildPolicies, buildService, buildSettings } from './build-model';
 import { keyPos } from './positions';
 import { checkSchema } from './schema-check';
-import { readSourceFile, type SourceFile } from './source-file';
+import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge, type SourceFile } from './source-file';
 
 export interface LoadResult {
   readonly model?: MeshModel;
@@ -39,6 +39,46 @@ export interface LoadOptions {
    * positions under the name the user's `mesh apply` used.
    */
   readonly displayDir?: string;
+  /**
+   * The mesh's files in memory (relative path -> text) instead of on disk:
+   * the control plane applies what `mesh apply` sent without writing it out.
+   */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+/** Where source files come from: a folder, or a map of what `mesh apply` sent. */
+interface MeshFiles {
+  readonly isDir: boolean;
+  exists(rel: string): boolean;
+  /** File names (not paths) of manifests under services/, sorted. */
+  manifests(): string[];
+  read(rel: string, display: string): SourceFile;
+}
+
+function diskFiles(abs: string): MeshFiles {
+  return {
+    isDir: isDirectory(abs),
+    exists: (rel) => fs.existsSync(path.join(abs, rel)),
+    manifests: () => listManifests(abs),
+    read: (rel, display) => readSourceFile(path.join(abs, rel), display),
+  };
+}
+
+function memoryFiles(files: Readonly<Record<string, string>>): MeshFiles {
+  return {
+    isDir: true,
+    exists: (rel) => Object.prototype.hasOwnProperty.call(files, rel),
+    manifests: () =>
+      Object.keys(files)
+        .filter((f) => f.startsWith(`${SERVICES_DIR}/`) && /\.ya?ml$/.test(f) && !f.slice(SERVICES_DIR.length + 1).includes('/'))
+        .map((f) => f.slice(SERVICES_DIR.length + 1))
+        .sort(),
+    read: (rel, display) => {
+      const bytes = Buffer.from(files[rel]!, 'utf8');
+      if (bytes.length > MAX_FILE_BYTES) return readSourceFileTooLarge(display, bytes.length);
+      return parseSourceText(bytes, display);
+    },
+  };
 }
 
 export async function loadMesh(dir: string, opts: LoadOptions = {}): Promise<LoadResult> {
@@ -49,20 +89,21 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
   const sources = new Map<string, SourceFile>();
   const abs = path.resolve(realDir);
   const dir = opts.displayDir ?? realDir;
-  if (!isDirectory(abs)) {
+  const files = opts.files ? memoryFiles(opts.files) : diskFiles(abs);
+  if (!files.isDir) {
     const d = diagAt({ file: dir, line: 1, col: 1 }, 'error', 'MESH001', `mesh directory "${dir}" does not exist or is not a directory`, { hint: 'pass the folder holding mesh_policies.yml and services/' });
     return { diagnostics: [d], sources };
   }
   const diags: Diagnostic[] = [];
   const read = (rel: string): SourceFile => {
-    const src = readSourceFile(path.join(abs, rel), path.join(dir, rel));
+    const src = files.read(rel, path.join(dir, rel));
     sources.set(src.file, src);
     diags.push(...src.diagnostics);
     return src;
   };
-  const settingsSrc = firstExisting(abs, [SETTINGS_FILE, 'mesh.yaml']).map(read)[0];
-  const policySrc = firstExisting(abs, [POLICY_FILE, 'mesh_policies.yaml']).map(read)[0];
-  const serviceFiles = listManifests(abs);
+  const settingsSrc = firstExisting(files, [SETTINGS_FILE, 'mesh.yaml']).map(read)[0];
+  const policySrc = firstExisting(files, [POLICY_FILE, 'mesh_policies.yaml']).map(read)[0];
+  const serviceFiles = files.manifests();
   if (serviceFiles.length === 0) {
     diags.push(diagAt({ file: path.join(dir, SERVICES_DIR), line: 1, col: 1 }, 'error', 'MESH002', `no service manifests found in ${path.join(dir, SERVICES_DIR)}/`, { hint: 'add one services/<name>.yml per service' }));
   }
@@ -97,8 +138,8 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function firstExisting(abs: string, names: string[]): string[] {
-  const found = names.filter((n) => fs.existsSync(path.join(abs, n)));
+function firstExisting(files: MeshFiles, names: string[]): string[] {
+  const found = names.filter((n) => files.exists(n));
   return found.slice(0, 1);
 }
 

@@ -34,14 +34,17 @@ export function readSourceFile(absPath: string, displayPath: string): SourceFile
   let bytes: Buffer;
   try {
     const st = fs.statSync(absPath);
-    if (st.size > MAX_FILE_BYTES) {
-      return failed(displayPath, lineCounter, diagAt(at1, 'error', 'MESH004', `file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES} bytes`, { hint: 'policy and manifest files are small: split or fix this file' }));
-    }
+    if (st.size > MAX_FILE_BYTES) return readSourceFileTooLarge(displayPath, st.size);
     bytes = fs.readFileSync(absPath);
   } catch (err) {
     return failed(displayPath, lineCounter, diagAt(at1, 'error', 'MESH003', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
   }
   return parseSourceText(bytes, displayPath, lineCounter);
+}
+
+/** The diagnostic for a file over MAX_FILE_BYTES (also for files that come from memory). */
+export function readSourceFileTooLarge(displayPath: string, size: number): SourceFile {
+  return failed(displayPath, new LineCounter(), diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH004', `file is ${size} bytes; the limit is ${MAX_FILE_BYTES} bytes`, { hint: 'policy and manifest files are small: split or fix this file' }));
 }
 
 export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter = new LineCounter()): SourceFile {

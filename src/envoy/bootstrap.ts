@@ -30,6 +30,8 @@ export interface BootstrapOptions {
 export interface RenderedBootstrap {
   readonly fileName: 'bootstrap.yaml' | 'bootstrap.json';
   readonly text: string;
+  /** The text parsed back (already done to check it): validation reuses it instead of parsing again. */
+  readonly value: unknown;
 }
 
 export interface BootstrapResult {
@@ -87,7 +89,7 @@ export function renderBootstrap(node: NodeIR, marker: string, meshName: string, 
   }
   const problems = grpc ? checkGrpcBootstrap(parsed, node) : checkEnvoyBootstrap(parsed, node);
   if (problems.length > 0) return fail(problems.join('; '));
-  return { bootstrap: { fileName: grpc ? 'bootstrap.json' : 'bootstrap.yaml', text: text.endsWith('\n') ? text : `${text}\n` }, diagnostics: [] };
+  return { bootstrap: { fileName: grpc ? 'bootstrap.json' : 'bootstrap.yaml', text: text.endsWith('\n') ? text : `${text}\n`, value: parsed }, diagnostics: [] };
 }
 
 /** The user's template when the override folder has one, else the built-in. */

@@ -3,17 +3,22 @@
  * (and its Envoy bootstrap) checked against the official Envoy API protos,
  * with the cross-references Envoy enforces at load.
  */
-import { parse as parseYaml } from 'yaml';
 import type { Diagnostic } from '../diag/diagnostic';
 import type { CompileResult } from '../envoy/compile';
-import { validateNodeConfig } from '../validate/validate';
+import { validateNodeConfig, type ValidationCache } from '../validate/validate';
 
-export function validateCompiled(compiled: CompileResult): Diagnostic[] {
+export interface ValidateCompiledOptions {
+  /** Skip resources already validated (the control plane keeps one across applies). */
+  readonly cache?: ValidationCache;
+  readonly keyOf?: (resource: unknown) => string;
+}
+
+export function validateCompiled(compiled: CompileResult, opts: ValidateCompiledOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const node of compiled.nodes) {
     // gRPC bootstraps are not Envoy Bootstrap messages; the compiler checks them against grpc-js-xds's rules.
-    const bootstrap = node.kind === 'envoy' && node.bootstrap ? parseYaml(node.bootstrap.text) : undefined;
-    const found = validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/` });
+    const bootstrap = node.kind === 'envoy' && node.bootstrap ? node.bootstrap.value : undefined;
+    const found = validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/`, ...opts });
     out.push(...(node.kind === 'grpc' ? found.filter((d) => !isExpectedForGrpc(d)) : found));
   }
   return out;

@@ -3,7 +3,7 @@ import { ENVOY_CODES as C, type Finding, error } from './codes';
 import { type CheckOptions, checkMessage } from './check-message';
 import { NodeCollector } from './cross-ref';
 import { walkDocument } from './documents';
-import { type JsonPath, formatPath, isObject } from './json-path';
+import { type JsonObject, type JsonPath, formatPath, isObject } from './json-path';
 import { ANY } from './proto3-json';
 import { lookupMessageType, messageType, typeNameOfUrl } from './proto-registry';
 import { type ResourceKind, RESOURCE_KINDS, RESOURCE_TYPES } from './resource-types';
@@ -45,7 +45,50 @@ export interface NodeConfig {
   readonly bootstrap?: unknown;
 }
 
+/**
+ * Structural + PGV results per resource content, reused across nodes and
+ * applies: a resource that did not change is not walked again. Keyed by a
+ * content key the caller computes (the same key its encoder uses). The
+ * messages the walk visited are kept too, so the cross-reference checks of
+ * every node that holds the resource still see its references.
+ */
+export class ValidationCache {
+  private current = new Map<string, CachedCheck>();
+  private previous = new Map<string, CachedCheck>();
+  hits = 0;
+  misses = 0;
+
+  lookup(key: string, compute: () => CachedCheck): CachedCheck {
+    let entry = this.current.get(key);
+    if (!entry) {
+      entry = this.previous.get(key);
+      if (entry) this.hits++;
+      else {
+        entry = compute();
+        this.misses++;
+      }
+      this.current.set(key, entry);
+    } else this.hits++;
+    return entry;
+  }
+
+  /** Ends a generation: entries not used since the last call are dropped. */
+  retain(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}
+
+export interface CachedCheck {
+  readonly findings: readonly Finding[];
+  readonly visits: ReadonlyArray<readonly [string, JsonObject, JsonPath]>;
+}
+
 export interface NodeValidateOptions extends ValidateContext {
+  /** Reuse structural results for resources already seen (with `keyOf`). */
+  readonly cache?: ValidationCache;
+  /** Content key of a resource object, for `cache`. */
+  readonly keyOf?: (resource: unknown) => string;
   /**
    * The node's snapshot is complete (default): a reference to a kind with no
    * resources at all is an error. With false, only kinds given are checked.
@@ -99,7 +142,18 @@ export function validateNodeConfig(config: NodeConfig, opts: NodeValidateOptions
     if (list !== undefined || opts.complete !== false) node.provided.add(kind);
     (list ?? []).forEach((value, i) => {
       const ref: DocRef = { file, prefix: [...base, kind, i], ...(opts.locate ? { locate: opts.locate } : {}) };
-      out.push(...toDiagnostics(checkTyped(RESOURCE_TYPES[kind].typeName, value, node.visitor(ref)), ref));
+      const typeName = RESOURCE_TYPES[kind].typeName;
+      if (opts.cache && opts.keyOf) {
+        const entry = opts.cache.lookup(`${kind}\0${opts.keyOf(value)}`, () => {
+          const visits: Array<readonly [string, JsonObject, JsonPath]> = [];
+          return { findings: checkTyped(typeName, value, (t, v, p) => visits.push([t, v, p])), visits };
+        });
+        const visit = node.visitor(ref);
+        for (const [t, v, p] of entry.visits) visit(t, v, p);
+        out.push(...toDiagnostics(entry.findings, ref));
+      } else {
+        out.push(...toDiagnostics(checkTyped(typeName, value, node.visitor(ref)), ref));
+      }
       if (isObject(value)) node.addResource(kind, value, [], ref);
     });
   }

@@ -20,7 +20,8 @@ import { SnapshotCache } from './cache';
 import type { Logger } from './log';
 import { buildSnapshots, callersIndex, type SecretSource } from './mesh-state';
 import { Metrics } from './metrics';
-import { ResourceEncoder } from './prepared';
+import { contentKey, ResourceEncoder } from './prepared';
+import { ValidationCache } from '../validate/validate';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
 import { StatusBoard } from './status';
@@ -46,6 +47,7 @@ export class ControlPlane {
   readonly metrics = new Metrics();
   readonly registry: Registry;
   private readonly encoder = new ResourceEncoder();
+  private readonly validation = new ValidationCache();
   private compiled?: CompileResult;
   private model?: MeshModel;
   private callers = new Map<string, Set<string>>();
@@ -98,24 +100,16 @@ export class ControlPlane {
     if (bad.length > 0) {
       return { ok: false, diagnostics: bad.map((p) => diagAt({ file: p, line: 1, col: 1 }, 'error', 'MESH093', `not a mesh source file: ${p}`)) };
     }
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-apply-'));
-    let model: MeshModel;
-    let compiled: CompileResult;
-    const diags: Diagnostic[] = [];
-    try {
-      fs.mkdirSync(path.join(tmp, 'services'));
-      for (const [rel, text] of Object.entries(sources)) fs.writeFileSync(path.join(tmp, rel), text);
-      const loaded = lintMesh(tmp, { displayDir });
-      diags.push(...loaded.diagnostics);
-      if (!loaded.model) return { ok: false, diagnostics: diags };
-      model = loaded.model;
-      compiled = compileMesh(model);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    // Linted from memory: `mesh apply` sent the files, and writing thousands of them to a
+    // temp folder only to read them back was a fifth of a large apply.
+    const loaded = lintMesh(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources });
+    const diags: Diagnostic[] = [...loaded.diagnostics];
+    if (!loaded.model) return { ok: false, diagnostics: diags };
+    const model: MeshModel = loaded.model;
+    const compiled: CompileResult = compileMesh(model, { bootstraps: false });
     diags.push(...compiled.diagnostics);
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-    diags.push(...validateCompiled(compiled));
+    diags.push(...validateCompiled(compiled, { cache: this.validation, keyOf: (r) => contentKey(r as object) }));
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
     let snaps: Map<string, NodeSnapshot>;
     try {
@@ -134,6 +128,7 @@ export class ControlPlane {
 
   private install(p: Prepared, sources: MeshSources): ApplyResult {
     this.encoder.retain();
+    this.validation.retain();
     this.compiled = p.compiled;
     this.model = p.model;
     this.callers = callersIndex(p.compiled);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '../envoy/proto-json';
 import { resourceName, type ResourceKind } from '../envoy/resources';
-import { stableStringify } from '../envoy/stable-json';
+import { stableText } from '../envoy/stable-json';
 import { toAny } from '../validate/proto-codec';
 import { deltaResourceFrame, encodeAny, sotwResourceFrame } from './wire';
 
@@ -28,6 +28,20 @@ export interface PreparedResource {
   readonly deltaFrame: Buffer;
 }
 
+/**
+ * A content key for a resource object: sha256 of its canonical JSON. Memoized
+ * per object, because the validation cache and the encoder both ask for it.
+ */
+const keys = new WeakMap<object, string>();
+export function contentKey(json: object): string {
+  let k = keys.get(json);
+  if (k === undefined) {
+    k = createHash('sha256').update(stableText(json)).digest('base64');
+    keys.set(json, k);
+  }
+  return k;
+}
+
 export function bytesVersion(typeUrl: string, bytes: Uint8Array): string {
   return createHash('sha256').update(typeUrl).update('\0').update(bytes).digest('hex').slice(0, VERSION_HEX);
 }
@@ -43,7 +57,7 @@ export class ResourceEncoder {
   encodings = 0;
 
   prepare(kind: ResourceKind, json: JsonObject): PreparedResource {
-    const key = createHash('sha256').update(stableStringify(json)).digest('base64');
+    const key = contentKey(json);
     const hit = this.used.get(key) ?? this.cache.get(key);
     if (hit) {
       this.used.set(key, hit);
