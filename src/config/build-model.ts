@@ -102,9 +102,8 @@ export function buildPolicies(src: SourceFile | undefined, services: readonly Se
   const v = (src?.value ?? {}) as Obj;
   const section = (name: string): Obj => (v[name] ?? {}) as Obj;
   const defaults = (v.defaults ?? {}) as Obj;
-  return services
-    .map((s) => s.name)
-    .filter((n, i, all) => all.indexOf(n) === i)
+  // Unique names (a duplicate is MESH030); a Set, as indexOf here was quadratic in services.
+  return [...new Set(services.map((s) => s.name))]
     .map((svc) => {
       const res = (kind: string): Resolver =>
         new Resolver(src, section(kind)[svc] as Obj | undefined, [kind, svc], defaults[kind] as Obj | undefined, ['defaults', kind]);
