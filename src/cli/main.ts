@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../diag/errors';
+import { PACKAGE_ROOT } from '../paths';
 import { registerLint } from './lint';
 import { registerValidate } from './validate';
 import { registerCerts } from './certs';
@@ -17,6 +20,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   program
     .name('mesh')
     .description('HMS-SVC: compile mesh policies to Envoy xDS and serve them')
+    .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
