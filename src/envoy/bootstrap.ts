@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import Handlebars from 'handlebars';
-import YAML from 'yaml';
+import { TemplateYamlParser } from './template-yaml';
 import { diagAt, type Diagnostic } from '../diag/diagnostic';
 import type { NodeIR } from '../ir/types';
 import { TEMPLATES_DIR } from '../paths';
@@ -65,6 +65,9 @@ export function bootstrapView(node: NodeIR, marker: string, meshName: string): R
   };
 }
 
+/** Shared across calls: one skeleton parse per template shape (see template-yaml.ts). */
+const yamlParser = new TemplateYamlParser();
+
 export function renderBootstrap(node: NodeIR, marker: string, meshName: string, opts: BootstrapOptions = {}): BootstrapResult {
   const grpc = node.kind === 'grpc';
   const templateFile = resolveTemplate(grpc ? GRPC_BOOTSTRAP_TEMPLATE : ENVOY_BOOTSTRAP_TEMPLATE, opts.templatesDir);
@@ -83,7 +86,7 @@ export function renderBootstrap(node: NodeIR, marker: string, meshName: string, 
     return fail(`template does not render: ${(err as Error).message}`);
   }
   try {
-    parsed = grpc ? JSON.parse(text) : YAML.parse(text, { uniqueKeys: true });
+    parsed = grpc ? JSON.parse(text) : yamlParser.parse(text);
   } catch (err) {
     return fail(`rendered text is not valid ${grpc ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
   }
