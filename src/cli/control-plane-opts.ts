@@ -32,7 +32,8 @@ function controlPlaneOf(meshDir: string): { address: string; adminPort: number; 
   return {
     address: typeof cp.address === 'string' ? cp.address : '127.0.0.1',
     adminPort: typeof cp.admin_port === 'number' ? cp.admin_port : 18001,
-    pkiDir: path.join(meshDir, typeof v.pki_dir === 'string' ? v.pki_dir : 'pki'),
+    // resolve, not join: an absolute pki_dir must stay absolute.
+    pkiDir: path.resolve(meshDir, typeof v.pki_dir === 'string' ? v.pki_dir : 'pki'),
   };
 }
 

@@ -42,7 +42,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
   const running = await startControlPlane({
     meshDir: dir,
     storeDir: flags.store,
-    pkiDir: flags.pki ?? path.join(dir, settings?.pkiDir ?? 'pki'),
+    pkiDir: flags.pki ?? path.resolve(dir, settings?.pkiDir ?? 'pki'),
     host: flags.listen,
     xdsPort: Number(flags.xdsPort ?? settings?.controlPlane.xdsPort ?? 18000),
     adminPort: Number(flags.adminPort ?? settings?.controlPlane.adminPort ?? 18001),

@@ -29,10 +29,13 @@ export interface DiscoveryRequestMsg {
 interface TypeState {
   wildcard: boolean;
   names: Set<string>;
-  /** Names the last response was computed for (to notice subscription changes). */
-  sentNames?: string;
+  /** What the node has been sent for: every resource (wildcard), or these names. */
+  sentWildcard?: boolean;
+  sentNames?: ReadonlySet<string>;
   sentVersion?: string;
   nonce?: string;
+  /** The node has named resources of this type on this stream: an empty list no longer means wildcard. */
+  named?: boolean;
 }
 
 export class SotwStream extends StreamBase {
@@ -77,31 +80,47 @@ export class SotwStream extends StreamBase {
         this.deps.metrics.acks++;
         this.deps.status.acked(node, kind, req.version_info ?? '', nonce);
       }
-    } else if (st.nonce !== undefined) {
-      // A request without a nonce after we have answered this type is out of order.
+    }
+    // An empty nonce after we answered this type is normally out of order. But
+    // a request that changes the subscription may have crossed our response:
+    // grpc-js-xds sends one request per new watch without waiting (a 90/10
+    // split subscribes two clusters back to back, the second request still
+    // carrying the nonce it had, i.e. none). That one is answered as a new
+    // request, as go-control-plane does; repeating the same subscription
+    // without a nonce is still a protocol error.
+    const answeredBefore = st.nonce !== undefined;
+    const before = answeredBefore ? subscriptionKey(st) : undefined;
+    this.subscribe(kind, st, req.resource_names ?? []);
+    if (nonce === '' && answeredBefore && subscriptionKey(st) === before) {
       throw new StreamError(grpc.status.INVALID_ARGUMENT, `request for ${typeUrl} without response_nonce after a response was sent`);
     }
-    this.subscribe(kind, st, req.resource_names ?? []);
     this.types.set(kind, st);
     this.subscribedKinds.add(kind);
 
     const snap = this.deps.cache.get(node);
     if (!snap) return;
     const current = snap.types[kind].version;
-    if (nonce === '' && req.version_info && req.version_info === current) {
+    if (nonce === '' && !answeredBefore && req.version_info && req.version_info === current) {
       // Reconnect with what we would send anyway: the node already has it, so send nothing.
       st.sentVersion = current;
-      st.sentNames = subscriptionKey(st);
+      st.sentWildcard = st.wildcard;
+      st.sentNames = new Set(st.names);
       st.nonce = undefined;
       this.deps.status.acked(node, kind, current);
       return;
     }
-    if (st.sentVersion !== current || st.sentNames !== subscriptionKey(st)) this.send(kind, st, snap);
+    if (st.sentVersion !== current || subscriptionGrew(st)) this.send(kind, st, snap);
+    else forgetDropped(st);
   }
 
   private subscribe(kind: ResourceKind, st: TypeState, names: string[]): void {
     // Legacy wildcard: an empty list on LDS/CDS means "everything"; "*" is the explicit form.
-    st.wildcard = allowsWildcard(kind) && (names.length === 0 || names.includes('*'));
+    // Only until the node names resources: after that an empty list unsubscribes from
+    // everything (xDS protocol, "How the client specifies what resources to return").
+    // grpc-js-xds ends its watches that way; answering with every resource made it
+    // ACK on a half-closed stream that then never finished, keeping the process alive.
+    if (names.some((n) => n !== '*')) st.named = true;
+    st.wildcard = allowsWildcard(kind) && (names.includes('*') || (names.length === 0 && !st.named));
     st.names = new Set(names.filter((n) => n !== '*'));
   }
 
@@ -121,13 +140,35 @@ export class SotwStream extends StreamBase {
     const nonce = this.nextNonce();
     const bytes = discoveryResponse(t.version, resources.map((r) => r.sotwFrame), TYPE_URL[kind], nonce, this.deps.identifier);
     st.sentVersion = t.version;
-    st.sentNames = subscriptionKey(st);
+    st.sentWildcard = st.wildcard;
+    st.sentNames = new Set(st.names);
     st.nonce = nonce;
     this.deps.status.sent(this.nodeId!, kind, t.version, nonce);
     this.deps.metrics.pushes++;
     this.deps.metrics.pushBytes += bytes.length;
     this.write(bytes);
   }
+}
+
+/**
+ * A request needs an answer at an unchanged version only if it asks for
+ * something the node was not sent. One that only drops names needs none (the
+ * node already has the rest), and must get none: grpc-js-xds drops its last
+ * watches and half-closes the stream in one go, then ACKs any response that
+ * still arrives on the closed stream, and that call never finishes (its
+ * process cannot exit).
+ */
+function subscriptionGrew(st: TypeState): boolean {
+  if (st.wildcard) return st.sentWildcard !== true;
+  if (st.sentWildcard) return false;
+  return [...st.names].some((n) => !st.sentNames?.has(n));
+}
+
+/** After a request that only dropped names, the node has exactly what it still asks for (a name asked again is sent again). */
+function forgetDropped(st: TypeState): void {
+  if (st.wildcard) return;
+  st.sentNames = new Set([...st.names].filter((n) => st.sentWildcard === true || st.sentNames?.has(n)));
+  st.sentWildcard = false;
 }
 
 function subscriptionKey(st: TypeState): string {

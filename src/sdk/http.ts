@@ -1,0 +1,116 @@
+/**
+ * The sidecar side: an HTTP member calls other services through its Envoy's
+ * outbound listener on 127.0.0.1 (plain HTTP; the sidecar does discovery,
+ * mTLS, retries, circuit breaking), naming the callee in the Host header, and
+ * its handlers run inside the trace context of the request the sidecar
+ * forwarded.
+ */
+import * as http from 'node:http';
+import { MeshCallError } from './errors';
+import { newTraceId, REQUEST_ID_HEADER, runWithTrace, sanitizeTrace, TRACE_HEADER, traceForOutgoingCall, traceLine } from './trace';
+import type { CallOptions } from './grpc';
+
+export interface HttpResult<T> {
+  /** The HTTP status; a 5xx is a result, not an exception (like `requests`). */
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  /** Parsed JSON when the response says so, else the text. */
+  readonly body: T;
+  /** `x-trace` from the sidecar (its request id), else the id this call sent. */
+  readonly trace: string;
+  readonly elapsedMs: number;
+}
+
+export interface HttpRequestOptions extends CallOptions {
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A client of one HTTP service of the mesh. */
+export class HttpServiceClient {
+  readonly protocol = 'http' as const;
+
+  constructor(
+    readonly service: string,
+    private readonly outboundPort: number,
+    private readonly traceLog: boolean,
+  ) {}
+
+  post<T = unknown>(path: string, body: unknown, opts: HttpRequestOptions = {}): Promise<HttpResult<T>> {
+    return this.request<T>('POST', path, body, opts);
+  }
+
+  get<T = unknown>(path: string, opts: HttpRequestOptions = {}): Promise<HttpResult<T>> {
+    return this.request<T>('GET', path, undefined, opts);
+  }
+
+  request<T = unknown>(method: string, path: string, body: unknown, opts: HttpRequestOptions = {}): Promise<HttpResult<T>> {
+    const trace = traceForOutgoingCall();
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers: Record<string, string | number> = {
+      ...opts.headers,
+      host: this.service,
+      // Envoy keeps an internal caller's request id: the whole chain shares it.
+      [REQUEST_ID_HEADER]: trace,
+      ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+    };
+    const started = performance.now();
+    const target = `http://${this.service}${path}`;
+    const log = (outcome: string, id: string): number => {
+      const elapsedMs = performance.now() - started;
+      if (this.traceLog) process.stderr.write(traceLine(id, target, method, outcome, elapsedMs));
+      return elapsedMs;
+    };
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: this.outboundPort, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          if ((res.headers['content-type'] ?? '').includes('json')) {
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              /* keep the text */
+            }
+          }
+          const id = sanitizeTrace(res.headers[TRACE_HEADER]) ?? trace;
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, trace: id, elapsedMs: log(String(res.statusCode), id) });
+        });
+      });
+      if (opts.timeoutMs !== undefined) {
+        req.setTimeout(opts.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      }
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // Same codes as gRPC, so callers handle both kinds of service alike.
+        const timeout = err.code === 'ETIMEDOUT';
+        const name = timeout ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE';
+        const details = timeout ? err.message : `the local sidecar (127.0.0.1:${this.outboundPort}) is unreachable: ${err.code ?? err.message}`;
+        reject(new MeshCallError(timeout ? 4 : 14, name, details, trace, log(name, trace)));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+/**
+ * Wraps an HTTP request handler of an app behind a sidecar: it runs inside the
+ * trace context of the request (the sidecar's `x-request-id`), the response
+ * carries `x-trace`, and the caller's SPIFFE ID (from the sidecar's
+ * `x-forwarded-client-cert`) is available through `mesh.context()`.
+ */
+export function httpHandler(fn: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>): http.RequestListener {
+  return (req, res) => {
+    const trace = sanitizeTrace(req.headers[REQUEST_ID_HEADER]) ?? sanitizeTrace(req.headers[TRACE_HEADER]) ?? newTraceId();
+    const caller = /URI=(spiffe:\/\/[^;,\s]+)/.exec(String(req.headers['x-forwarded-client-cert'] ?? ''))?.[1];
+    res.setHeader(TRACE_HEADER, trace);
+    runWithTrace({ trace, ...(caller ? { caller } : {}) }, () =>
+      Promise.resolve()
+        .then(() => fn(req, res))
+        .catch((err: unknown) => {
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: (err as Error).message ?? String(err) }));
+        }),
+    );
+  };
+}
