@@ -4,11 +4,10 @@
  * what it has (initial_resource_versions) so it receives only what differs.
  * https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
  */
-import * as grpc from '@grpc/grpc-js';
 import type { ResourceKind } from '../envoy/resources';
 import type { NodeSnapshot } from './snapshot';
-import { StreamBase, StreamError, type PeerInfo, type StreamDeps } from './stream-common';
-import { allowsWildcard, kindOfUrl, PUSH_ORDER, TYPE_URL } from './type-urls';
+import { StreamBase } from './stream-common';
+import { allowsWildcard, PUSH_ORDER, TYPE_URL } from './type-urls';
 import { deltaDiscoveryResponse } from './wire';
 
 export interface DeltaDiscoveryRequestMsg {
@@ -36,24 +35,13 @@ export class DeltaStream extends StreamBase {
   protected readonly protocol = 'delta';
   private readonly types = new Map<ResourceKind, DeltaTypeState>();
 
-  constructor(
-    deps: StreamDeps,
-    peer: PeerInfo,
-    private readonly write: (bytes: Buffer) => void,
-    closeWith: (code: grpc.status, details: string) => void,
-  ) {
-    super(deps, peer, closeWith);
-  }
-
   onRequest(req: DeltaDiscoveryRequestMsg): void {
     this.safely(() => this.handle(req));
   }
 
   private handle(req: DeltaDiscoveryRequestMsg): void {
     const node = this.identify(req.node);
-    const typeUrl = req.type_url ?? '';
-    if (typeUrl === '') throw new StreamError(grpc.status.INVALID_ARGUMENT, 'DeltaDiscoveryRequest.type_url is required on an aggregated stream');
-    const kind = kindOfUrl(typeUrl);
+    const kind = this.kindOf(node, req.type_url, 'DeltaDiscoveryRequest');
     if (!kind) return;
     let st = this.types.get(kind);
     const nonce = req.response_nonce ?? '';
@@ -62,19 +50,8 @@ export class DeltaStream extends StreamBase {
       this.types.set(kind, st);
       this.subscribedKinds.add(kind);
     }
-    if (nonce !== '') {
-      if (nonce !== st.nonce) {
-        this.deps.metrics.staleNonces++;
-        return;
-      }
-      if (req.error_detail && (req.error_detail.code ?? 0) !== 0) {
-        this.deps.metrics.nacks++;
-        this.deps.status.nacked(node, kind, st.sentVersion ?? '', req.error_detail.message ?? '');
-      } else {
-        this.deps.metrics.acks++;
-        this.deps.status.acked(node, kind, st.sentVersion ?? '', nonce);
-      }
-    }
+    // Delta ACKs carry no version: the node now has what our last response brought it to.
+    if (this.readReply(node, kind, st, nonce, st.sentVersion ?? '', req.error_detail) === 'stale') return;
     const subscribe = req.resource_names_subscribe ?? [];
     const unsubscribe = req.resource_names_unsubscribe ?? [];
     if (!st.started) {

@@ -13,8 +13,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { ResourceKind } from '../envoy/resources';
 import type { PreparedResource } from './prepared';
 import type { NodeSnapshot } from './snapshot';
-import { StreamBase, StreamError, type PeerInfo, type StreamDeps } from './stream-common';
-import { allowsWildcard, kindOfUrl, PUSH_ORDER, TYPE_URL } from './type-urls';
+import { StreamBase, StreamError } from './stream-common';
+import { allowsWildcard, PUSH_ORDER, TYPE_URL } from './type-urls';
 import { discoveryResponse } from './wire';
 
 export interface DiscoveryRequestMsg {
@@ -42,15 +42,6 @@ export class SotwStream extends StreamBase {
   protected readonly protocol = 'sotw';
   private readonly types = new Map<ResourceKind, TypeState>();
 
-  constructor(
-    deps: StreamDeps,
-    peer: PeerInfo,
-    private readonly write: (bytes: Buffer) => void,
-    closeWith: (code: grpc.status, details: string) => void,
-  ) {
-    super(deps, peer, closeWith);
-  }
-
   onRequest(req: DiscoveryRequestMsg): void {
     this.safely(() => this.handle(req));
   }
@@ -58,29 +49,11 @@ export class SotwStream extends StreamBase {
   private handle(req: DiscoveryRequestMsg): void {
     const node = this.identify(req.node);
     const typeUrl = req.type_url ?? '';
-    if (typeUrl === '') throw new StreamError(grpc.status.INVALID_ARGUMENT, 'DiscoveryRequest.type_url is required on an aggregated stream');
-    const kind = kindOfUrl(typeUrl);
-    if (!kind) {
-      // Unknown types (runtime, LRS...) are not errors: we simply serve nothing for them.
-      this.deps.log.log('debug', 'ignoring request for an unserved type', { node, type_url: typeUrl });
-      return;
-    }
+    const kind = this.kindOf(node, typeUrl, 'DiscoveryRequest');
+    if (!kind) return;
     const st = this.types.get(kind) ?? { wildcard: false, names: new Set<string>() };
     const nonce = req.response_nonce ?? '';
-    if (nonce !== '') {
-      if (nonce !== st.nonce) {
-        this.deps.metrics.staleNonces++;
-        return;
-      }
-      if (req.error_detail && (req.error_detail.code ?? 0) !== 0) {
-        this.deps.metrics.nacks++;
-        this.deps.status.nacked(node, kind, st.sentVersion ?? '', req.error_detail.message ?? '');
-        this.deps.log.log('warn', 'NACK', { node, type: kind, version: st.sentVersion, message: req.error_detail.message });
-      } else {
-        this.deps.metrics.acks++;
-        this.deps.status.acked(node, kind, req.version_info ?? '', nonce);
-      }
-    }
+    if (this.readReply(node, kind, st, nonce, req.version_info ?? '', req.error_detail) === 'stale') return;
     // An empty nonce after we answered this type is normally out of order. But
     // a request that changes the subscription may have crossed our response:
     // grpc-js-xds sends one request per new watch without waiting (a 90/10

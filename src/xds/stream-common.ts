@@ -9,6 +9,7 @@ import type { SnapshotCache } from './cache';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import type { StatusBoard } from './status';
+import { kindOfUrl } from './type-urls';
 
 export class StreamError extends Error {
   constructor(
@@ -51,8 +52,47 @@ export abstract class StreamBase {
   constructor(
     protected readonly deps: StreamDeps,
     protected readonly peer: PeerInfo,
+    protected readonly write: (bytes: Buffer) => void,
     private readonly closeWith: (code: grpc.status, details: string) => void,
   ) {}
+
+  /** The resource kind a request is about; undefined for types we do not serve (runtime, LRS...: not errors). */
+  protected kindOf(node: string, typeUrl: string | undefined, message: string): ResourceKind | undefined {
+    if (!typeUrl) throw new StreamError(grpc.status.INVALID_ARGUMENT, `${message}.type_url is required on an aggregated stream`);
+    const kind = kindOfUrl(typeUrl);
+    if (!kind) this.deps.log.log('debug', 'ignoring request for an unserved type', { node, type_url: typeUrl });
+    return kind;
+  }
+
+  /**
+   * What a request's nonce says about our last response of its type: 'fresh'
+   * (no nonce), 'stale' (an older nonce: the request is ignored, as the xDS
+   * protocol says), or 'reply' (the last nonce: an ACK, or a NACK when
+   * error_detail is set, recorded either way; a NACKed version is not resent).
+   */
+  protected readReply(
+    node: string,
+    kind: ResourceKind,
+    sent: { readonly nonce?: string; readonly sentVersion?: string },
+    nonce: string,
+    ackedVersion: string,
+    errorDetail: { code?: number; message?: string } | null | undefined,
+  ): 'fresh' | 'stale' | 'reply' {
+    if (nonce === '') return 'fresh';
+    if (nonce !== sent.nonce) {
+      this.deps.metrics.staleNonces++;
+      return 'stale';
+    }
+    if (errorDetail && (errorDetail.code ?? 0) !== 0) {
+      this.deps.metrics.nacks++;
+      this.deps.status.nacked(node, kind, sent.sentVersion ?? '', errorDetail.message ?? '');
+      this.deps.log.log('warn', 'NACK', { node, type: kind, version: sent.sentVersion, message: errorDetail.message });
+    } else {
+      this.deps.metrics.acks++;
+      this.deps.status.acked(node, kind, ackedVersion, nonce);
+    }
+    return 'reply';
+  }
 
   protected nextNonce(): string {
     return `${this.streamId}-${++this.nonceCounter}`;

@@ -10,7 +10,6 @@
  * `mesh.stop()`, which tests call from `t.after` (it runs on failure too).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -32,16 +31,9 @@ const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config
 /** Loads grpc-js-xds with GRPC_XDS_EXPERIMENTAL_RBAC=true and the xds: resolver registered. */
 export const xds = grpcXds();
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+// The lab's own helper: one definition of "a port nobody listens on".
+import { freePort } from '../../src/lab/workdir';
+export { freePort };
 
 export async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
