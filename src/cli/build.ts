@@ -7,6 +7,7 @@ import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
 import { assertOutsideOutput, diffTree, writeTreeAtomically } from '../output/write-tree';
 import { withExplainFiles } from '../review/explain/build-explain';
+import { runComposeBuild } from '../compose/build-target';
 import type { SetExit } from './main';
 
 interface BuildOptions {
@@ -14,6 +15,8 @@ interface BuildOptions {
   readonly check: boolean;
   readonly templates?: string;
   readonly explain?: boolean;
+  readonly target?: string;
+  readonly subnet?: string;
 }
 
 export function registerBuild(program: Command, setExit: SetExit): void {
@@ -25,10 +28,14 @@ export function registerBuild(program: Command, setExit: SetExit): void {
     .option('--check', 'write nothing; exit 1 and list the files if --out differs from what the sources produce', false)
     .option('--templates <dir>', 'folder with your own copies of the bootstrap templates')
     .option('--explain', 'also write <node>/explain.json: every policy value with the file:line (or default) it came from; --check then compares it too', false)
+    .option('--target <target>', 'envoy: the out/ tree; compose: a Docker Compose setup with real Envoy sidecars (docs/envoy.md)', 'envoy')
+    .option('--subnet <cidr>', 'with --target compose: the network of the sidecars (default 10.213.71.0/24)')
     .action((dir: string, opts: BuildOptions) => setExit(runBuild(dir, opts)));
 }
 
 export function runBuild(dir: string, opts: BuildOptions): number {
+  if (opts.target === 'compose' && !opts.explain) return runComposeBuild(dir, opts);
+  if (opts.target !== undefined && opts.target !== 'envoy') return usage(`--target ${opts.target}${opts.explain ? ' with --explain' : ''}: expected envoy, or compose (without --explain)`);
   const loaded = lintMesh(dir);
   const diags: Diagnostic[] = [...loaded.diagnostics];
   if (!loaded.model) return finish(diags, 1);
@@ -55,6 +62,11 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   process.stdout.write(formatDiagnostics(diags, 'text'));
   process.stderr.write(`wrote ${tree.size} files for ${compiled.nodes.length} nodes to ${opts.out}\n`);
   return 0;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`mesh build: ${message}\n`);
+  return 2;
 }
 
 function finish(diags: readonly Diagnostic[], code: number): number {

@@ -1,0 +1,300 @@
+/**
+ * `mesh build --target compose`: a Docker Compose setup of a mesh, rendered
+ * from templates/docker-compose.yml.hbs around the output of the same
+ * compiler and the same bootstrap template as `mesh build`:
+ *
+ *   docker-compose.yml   the control plane, one Envoy sidecar per HTTP service, the HTTP example apps
+ *   mesh/                the mesh's sources with the compose overlay (overlay.ts); the control plane
+ *                        serves it and the apps read it (HMS_MESH_DIR)
+ *   out/                 exactly what `mesh build mesh --out out` writes for that overlay; each
+ *                        sidecar mounts its out/<node>/bootstrap.yaml
+ *
+ * Pure: same sources, options and templates, same bytes (the committed
+ * envoy/ceq is checked like out/).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { diagAt, hasErrors, type Diagnostic } from '../diag/diagnostic';
+import { buildOutputTree, compileMesh, type CompileResult } from '../envoy';
+import { BOOTSTRAP_TEMPLATE_CODE } from '../envoy/bootstrap';
+import { generatedMarker } from '../envoy/compile';
+import { lintMesh } from '../lint';
+import type { MeshModel, ServiceManifest } from '../model/types';
+import { validateCompiled } from '../output/validate-output';
+import { PACKAGE_ROOT } from '../paths';
+import { readMeshSources } from '../xds/control-plane';
+import { checkComposition, parseComposition } from './compose-check';
+import { ENVOY_IMAGE, NODE_IMAGE } from './images';
+import { assignAddresses, DEFAULT_SUBNET, type SidecarNetwork } from './network';
+import { overlayMesh } from './overlay';
+import { renderTemplate } from './template';
+
+export const COMPOSE_TEMPLATE = 'docker-compose.yml.hbs';
+export const COMPOSE_FILE = 'docker-compose.yml';
+/**
+ * A template in templates/ (or --templates) rendered invalid output: the
+ * bootstrap templates' code, since this is the same failure for another
+ * template of the same folder.
+ */
+export const COMPOSE_TEMPLATE_CODE = BOOTSTRAP_TEMPLATE_CODE;
+
+/** Paths inside the containers. */
+export const IN_CONTAINER = {
+  repo: '/app',
+  mesh: '/etc/hms/mesh',
+  pki: '/etc/hms/pki',
+  bootstrap: '/etc/envoy/bootstrap.yaml',
+  store: '/tmp/hms-store',
+} as const;
+
+/**
+ * Launch options of every sidecar (the bootstrap itself is the compiled one,
+ * unchanged): access logs reach stdout within a second instead of Envoy's
+ * default 10 s file flush interval, so a request shows up in `docker compose
+ * logs` (and in the tests) while you look.
+ */
+export const ENVOY_RUN_FLAGS: readonly string[] = ['--file-flush-interval-msec', '1000'];
+
+export const CONTROL_PLANE_SERVICE = 'control-plane';
+export const PROBE_SERVICE = 'probe';
+export const sidecarService = (node: string): string => `${node}-sidecar`;
+export const appService = (node: string): string => `${node}-app`;
+
+export interface ComposeOptions {
+  /** Where the tree will be written: host paths default to paths relative to it. */
+  readonly outDir: string;
+  /** Folder with your own copies of the bootstrap and compose templates. */
+  readonly templatesDir?: string;
+  /** The network of the sidecars (fixed addresses). Default DEFAULT_SUBNET. */
+  readonly subnet?: string;
+}
+
+export interface ComposedNode {
+  readonly node: string;
+  readonly sidecar: string;
+  /** The example app's service, when the mesh has an HTTP app for this node. */
+  readonly app?: { readonly service: string; readonly script: string; readonly version: string };
+  readonly address: string;
+  readonly bootstrap: string;
+  readonly adminPort: number;
+  readonly outboundPort: number;
+  readonly inboundPort: number;
+}
+
+/** What the rendered file contains, for tests and the Docker runner. */
+export interface CompositionPlan {
+  readonly project: string;
+  readonly composeFile: string;
+  readonly meshName: string;
+  readonly trustDomain: string;
+  readonly controlPlane: { readonly service: string; readonly xdsPort: number; readonly adminPort: number };
+  readonly probe: string;
+  readonly network: SidecarNetwork;
+  readonly nodes: readonly ComposedNode[];
+  /** Host paths the file uses when HMS_REPO / HMS_PKI are unset (relative to the compose file). */
+  readonly hostDefaults: { readonly repo: string; readonly pki: string };
+}
+
+export interface Composition {
+  readonly tree?: Map<string, string>;
+  readonly plan?: CompositionPlan;
+  readonly compiled?: CompileResult;
+  /** The host PKI store the file defaults to (absolute): it must stay outside the output. */
+  readonly hostPkiDir?: string;
+  readonly diagnostics: Diagnostic[];
+  /** What the composition leaves out or cannot carry over (proxyless gRPC services, loopback endpoints). */
+  readonly notes: string[];
+}
+
+export function renderComposition(meshDir: string, opts: ComposeOptions): Composition {
+  const loaded = lintMesh(meshDir);
+  const diags: Diagnostic[] = [...loaded.diagnostics];
+  const notes: string[] = [];
+  if (!loaded.model || hasErrors(diags)) return { diagnostics: diags, notes };
+  const model = loaded.model;
+  notes.push(...proxylessNotes(model));
+  const network = assignAddresses(opts.subnet ?? DEFAULT_SUBNET, model.services.filter((s) => s.protocol === 'http').map((s) => s.name));
+  const outAbs = path.resolve(opts.outDir);
+  const built = compileOverlay(model, meshDir, network, outAbs, opts.templatesDir);
+  diags.push(...built.diagnostics);
+  notes.push(...built.notes);
+  if (!built.compiled || !built.overlaid || hasErrors(diags)) return { diagnostics: diags, notes };
+  const { compiled, overlaid, sources } = built;
+
+  const hostPkiDir = path.resolve(model.dir, model.settings.pkiDir);
+  const rel = (to: string): string => path.relative(outAbs, to).split(path.sep).join('/') || '.';
+  const plan = planOf(model, overlaid, compiled, network, { repo: rel(PACKAGE_ROOT), pki: rel(hostPkiDir) });
+  const marker = generatedMarker(compiled.ir.sources).replace('generated by HMS-SVC', 'generated by HMS-SVC (mesh build --target compose)');
+  const templateFile = resolveComposeTemplate(opts.templatesDir);
+  const fail = (message: string): Composition => ({
+    notes,
+    diagnostics: [...diags, diagAt({ file: templateFile, line: 1, col: 1 }, 'error', COMPOSE_TEMPLATE_CODE, message, { hint: 'fix the template, or remove it from the templates folder to use the built-in one' })],
+  });
+  let text: string;
+  try {
+    text = renderTemplate(templateFile, composeView(plan, marker, path.relative(PACKAGE_ROOT, model.dir) || '.'));
+  } catch (err) {
+    return fail(`compose template does not render: ${(err as Error).message}`);
+  }
+  const tree = new Map<string, string>([[COMPOSE_FILE, text.endsWith('\n') ? text : `${text}\n`]]);
+  for (const [f, t] of Object.entries(sources)) tree.set(`mesh/${f}`, t);
+  for (const [f, t] of buildOutputTree(compiled)) tree.set(`out/${f}`, t);
+  // Parsed back and checked, so an override that drops a mount or publishes an admin port is an error.
+  const parsed = parseComposition(tree.get(COMPOSE_FILE)!);
+  if ('error' in parsed) return fail(`rendered compose file is not valid YAML: ${parsed.error}`);
+  const problems = checkComposition(parsed.value, plan, tree);
+  if (problems.length > 0) return fail(problems.join('; '));
+  return { tree: new Map([...tree].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), plan, compiled, hostPkiDir, diagnostics: diags, notes };
+}
+
+/** The compose overlay of the mesh, linted and compiled exactly as `mesh build <out>/mesh` would: from its files. */
+function compileOverlay(model: MeshModel, meshDir: string, network: SidecarNetwork, outAbs: string, templatesDir?: string): {
+  readonly compiled?: CompileResult;
+  readonly overlaid?: MeshModel;
+  readonly sources: Record<string, string>;
+  readonly diagnostics: Diagnostic[];
+  readonly notes: string[];
+} {
+  const overlay = overlayMesh(model, readMeshSources(meshDir), {
+    describe: `control_plane.address: ${CONTROL_PLANE_SERVICE}, pki_dir: ${IN_CONTAINER.pki}`,
+    settings: (doc) => {
+      doc.setIn(['control_plane', 'address'], CONTROL_PLANE_SERVICE);
+      doc.set('pki_dir', IN_CONTAINER.pki);
+    },
+    // "This host's sidecar" in the single-host example is the service's sidecar container here.
+    loopbackEndpoint: (svc, port) => (port === svc.meshPort && network.addresses.has(svc.name) ? { address: network.addresses.get(svc.name)!, port } : undefined),
+    fromDir: model.dir,
+    toDir: path.join(outAbs, 'mesh'),
+  });
+  const base = { sources: overlay.sources, notes: overlay.notes };
+  const overlaid = lintMesh(path.join(outAbs, 'mesh'), { files: overlay.sources, displayDir: 'mesh' });
+  const diagnostics: Diagnostic[] = [...overlaid.diagnostics];
+  if (!overlaid.model || hasErrors(diagnostics)) return { ...base, diagnostics };
+  const compiled = compileMesh(overlaid.model, templatesDir ? { templatesDir } : {});
+  diagnostics.push(...compiled.diagnostics);
+  if (hasErrors(diagnostics)) return { ...base, diagnostics };
+  diagnostics.push(...validateCompiled(compiled));
+  return { ...base, diagnostics, compiled, overlaid: overlaid.model };
+}
+
+/** Proxyless gRPC members have no sidecar: the composition and the local mode leave them out, and say so. */
+export function proxylessNotes(model: MeshModel): string[] {
+  return model.services
+    .filter((s) => s.protocol !== 'http')
+    .map((s) => `${s.pos.file}:${s.pos.line}:${s.pos.col}: note: ${s.name} is a proxyless gRPC service: only Envoy sidecars and HTTP apps are run, so it is left out`);
+}
+
+export function resolveComposeTemplate(templatesDir?: string): string {
+  if (templatesDir && fs.existsSync(path.join(templatesDir, COMPOSE_TEMPLATE))) return path.join(templatesDir, COMPOSE_TEMPLATE);
+  return path.join(PACKAGE_ROOT, 'templates', COMPOSE_TEMPLATE);
+}
+
+function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, network: SidecarNetwork, hostDefaults: CompositionPlan['hostDefaults']): CompositionPlan {
+  const nodes = compiled.nodes
+    .filter((n) => n.kind === 'envoy')
+    .map((n): ComposedNode => {
+      const svc = model.services.find((s) => s.name === n.id)!;
+      const script = exampleApp(source, n.id);
+      return {
+        node: n.id,
+        sidecar: sidecarService(n.id),
+        ...(script ? { app: { service: appService(n.id), script, version: appVersion(svc) } } : {}),
+        address: network.addresses.get(n.id)!,
+        bootstrap: `out/${n.id}/${n.bootstrap!.fileName}`,
+        adminPort: n.ir.bootstrap.adminPort,
+        outboundPort: model.settings.outboundPort,
+        inboundPort: svc.meshPort,
+      };
+    });
+  return {
+    project: `hms-${model.settings.name}`,
+    composeFile: COMPOSE_FILE,
+    meshName: model.settings.name,
+    trustDomain: model.settings.trustDomain,
+    controlPlane: { service: CONTROL_PLANE_SERVICE, xdsPort: model.settings.controlPlane.xdsPort, adminPort: model.settings.controlPlane.adminPort },
+    probe: PROBE_SERVICE,
+    network,
+    nodes,
+    hostDefaults,
+  };
+}
+
+/**
+ * The compiled example app of a service (`<mesh>/apps/http/<service>.ts`,
+ * built by tsc into dist/), as a path relative to the repository root; only
+ * for meshes inside this repository, whose dist/ the containers mount.
+ */
+export function exampleApp(model: MeshModel, service: string): string | undefined {
+  const source = path.join(model.dir, 'apps', 'http', `${service}.ts`);
+  const rel = path.relative(PACKAGE_ROOT, source);
+  if (rel.startsWith('..') || path.isAbsolute(rel) || !fs.existsSync(source)) return undefined;
+  return ['dist', ...rel.replace(/\.ts$/, '.js').split(path.sep)].join('/');
+}
+
+/**
+ * The version the app instance registers: the first declared version that no
+ * static endpoint serves (so every version's cluster has an endpoint: the
+ * static ones and this instance), else the manifest's own version.
+ */
+export function appVersion(svc: ServiceManifest): string {
+  const served = new Set(svc.endpoints.map((e) => e.version));
+  return svc.versions.find((v) => !served.has(v)) ?? svc.version;
+}
+
+const bind = (source: string, target: string): { source: string; target: string } => ({ source, target });
+const REPO = '${HMS_REPO:-%s}';
+const PKI = '${HMS_PKI:-%s}';
+
+function composeView(plan: CompositionPlan, marker: string, meshHint: string): Record<string, unknown> {
+  const repo = REPO.replace('%s', plan.hostDefaults.repo);
+  const pki = PKI.replace('%s', plan.hostDefaults.pki);
+  const trust = bind(`${pki}/trust-bundle.pem`, `${IN_CONTAINER.pki}/trust-bundle.pem`);
+  // Each workload sees its own key only; the control plane needs every service's (it serves them over SDS).
+  const own = (node: string): Array<{ source: string; target: string }> => [bind(`${pki}/svc/${node}`, `${IN_CONTAINER.pki}/svc/${node}`), trust];
+  const meshMount = bind('./mesh', IN_CONTAINER.mesh);
+  const cp = plan.controlPlane;
+  return {
+    marker,
+    mesh: plan.meshName,
+    meshHint,
+    project: plan.project,
+    envoyImage: ENVOY_IMAGE,
+    nodeImage: NODE_IMAGE,
+    runAs: '${HMS_UID:-0}:${HMS_GID:-0}',
+    repoMount: IN_CONTAINER.repo,
+    network: { subnet: plan.network.subnet, ipRange: plan.network.ipRange },
+    controlPlane: {
+      service: cp.service,
+      adminPort: cp.adminPort,
+      storeDir: IN_CONTAINER.store,
+      command: ['node', 'bin/mesh.js', 'serve', IN_CONTAINER.mesh, '--store', IN_CONTAINER.store, '--pki', IN_CONTAINER.pki, '--listen', '0.0.0.0'],
+      volumes: [bind(repo, IN_CONTAINER.repo), meshMount, bind(`${pki}/control-plane`, `${IN_CONTAINER.pki}/control-plane`), bind(`${pki}/svc`, `${IN_CONTAINER.pki}/svc`), trust],
+    },
+    sidecars: plan.nodes.map((n) => ({
+      service: n.sidecar,
+      address: n.address,
+      command: ['envoy', '-c', IN_CONTAINER.bootstrap, ...ENVOY_RUN_FLAGS],
+      volumes: [bind(`./${n.bootstrap}`, IN_CONTAINER.bootstrap), ...own(n.node)],
+    })),
+    apps: plan.nodes.flatMap((n) =>
+      n.app
+        ? [
+            {
+              service: n.app.service,
+              command: ['node', n.app.script],
+              env: [
+                { name: 'HMS_MESH_DIR', value: IN_CONTAINER.mesh },
+                // EDS wants an IP: the instance registers its sidecar's fixed address (and mesh_port).
+                { name: 'HMS_ADVERTISE_ADDRESS', value: n.address },
+                { name: 'VERSION', value: n.app.version },
+              ],
+              volumes: [bind(repo, IN_CONTAINER.repo), meshMount, ...own(n.node)],
+              networkMode: `service:${n.sidecar}`,
+              dependsOn: [n.sidecar, cp.service],
+            },
+          ]
+        : [],
+    ),
+    probe: { service: plan.probe, command: ['node', 'dist/src/compose/probe.js', 'help'], volumes: [bind(repo, IN_CONTAINER.repo), trust] },
+  };
+}

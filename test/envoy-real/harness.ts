@@ -1,0 +1,141 @@
+/**
+ * Setting up the real-Envoy suite: what is available (decided once, before
+ * any test is declared, so a test that cannot run is declared skipped with
+ * the reason), a work folder with a fresh PKI, and the runtime (Docker
+ * Compose or local processes) built from the same renderers as
+ * `mesh build --target compose`.
+ *
+ * The suite runs only under `npm run test:envoy` (HMS_ENVOY_REAL=1): it
+ * pulls images and starts containers, which `npm test` never does. Under
+ * `npm test` every real-Envoy test is reported skipped, with why.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { detectRealEnvoy, unavailableReason, type Availability } from '../../src/compose/availability';
+import { renderComposition } from '../../src/compose/compose';
+import { DockerRuntime } from '../../src/compose/docker-run';
+import { buildLocalPlan, describeConflicts, localPorts, MESH_BIN, type LocalPlan } from '../../src/compose/local-plan';
+import { LocalRuntime } from '../../src/compose/local-run';
+import { runCommand, type CmdResult, type MeshRuntime } from '../../src/compose/runtime';
+import { EXAMPLES_DIR, PACKAGE_ROOT } from '../../src/paths';
+import { admin, loadCredentials } from '../../src/pki';
+import { adminRequest, type AdminClientOptions } from '../../src/xds/admin-client';
+import type { StatusReport } from '../../src/xds/control-plane';
+
+export const EXAMPLE = path.join(EXAMPLES_DIR, 'ceq');
+export const REAL = process.env.HMS_ENVOY_REAL === '1';
+const CI_HINT = '`npm run test:envoy`';
+
+export const availability: Availability = detectRealEnvoy({ pull: REAL, pullTimeoutMs: Number(process.env.HMS_DOCKER_PULL_TIMEOUT_MS ?? 180_000) });
+
+/** Why the whole suite does not run here, or undefined when it does. */
+export function suiteSkip(a: Availability = availability, real = REAL): string | undefined {
+  if (!a.backend) return unavailableReason(a);
+  if (!real) return `a real Envoy is available (${a.backend === 'docker' ? a.docker : a.local}), but this suite starts containers or processes and runs only under ${CI_HINT}`;
+  return undefined;
+}
+
+/**
+ * Why the running part (everything but `--mode validate`) does not run: the
+ * local-process mode cannot start a plan whose sockets collide (see
+ * src/compose/local-plan.ts). The plan's sockets do not depend on where it
+ * is written, so it is computed here once, without writing anything.
+ */
+export function runningSkip(a: Availability = availability, real = REAL): string | undefined {
+  const skip = suiteSkip(a, real);
+  if (skip || a.backend !== 'local') return skip;
+  const plan = buildLocalPlan(EXAMPLE, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin! });
+  if (!('conflicts' in plan)) return `the local plan of examples/ceq has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`;
+  if (plan.conflicts.length === 0) return undefined;
+  return `${a.local} is usable, but examples/ceq cannot run as local processes on one host: ${describeConflicts(plan.conflicts)}. ports.outbound is mesh-wide and reaches Envoy over LDS, so no launch option can move it per node; run with Docker (one network namespace per node) or give the compiler per-node outbound ports (docs/envoy.md)`;
+}
+
+export function mesh(args: readonly string[], timeoutMs = 120_000): Promise<CmdResult> {
+  return runCommand([process.execPath, MESH_BIN, ...args], { cwd: PACKAGE_ROOT, timeoutMs });
+}
+
+async function meshOk(args: readonly string[]): Promise<CmdResult> {
+  const r = await mesh(args);
+  if (r.code !== 0) throw new Error(`mesh ${args.join(' ')} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+export interface Setup {
+  readonly workDir: string;
+  readonly pkiDir: string;
+  readonly runtime: MeshRuntime;
+}
+
+/** A CA, every service's certificate, the control plane's and an admin `ops` (for `mesh apply`). */
+async function issuePki(pkiDir: string): Promise<void> {
+  await meshOk(['certs', 'init', '--mesh', EXAMPLE, '--dir', pkiDir]);
+  await meshOk(['certs', 'issue', '--mesh', EXAMPLE, '--dir', pkiDir]);
+  await meshOk(['certs', 'issue', '--mesh', EXAMPLE, '--dir', pkiDir, '--control-plane', '--admin', 'ops']);
+}
+
+export async function setUp(a: Availability = availability): Promise<Setup> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-envoy-real-'));
+  const pkiDir = path.join(workDir, 'pki');
+  await issuePki(pkiDir);
+  if (a.backend === 'docker') {
+    const composeDir = path.join(workDir, 'compose');
+    // Rendered by the command users run; the plan (names, addresses, ports) by the same library call.
+    await meshOk(['build', EXAMPLE, '--target', 'compose', '--out', composeDir]);
+    const plan = renderComposition(EXAMPLE, { outDir: composeDir }).plan;
+    if (!plan) throw new Error('the composition does not render');
+    const runtime = new DockerRuntime({ composeDir, plan, repoDir: PACKAGE_ROOT, pkiDir, project: `hms-envoy-test-${process.pid}` });
+    return { workDir, pkiDir, runtime };
+  }
+  const dry = buildLocalPlan(EXAMPLE, { workDir, pkiDir, basePort: 20000, envoyBin: a.envoyBin! });
+  const basePort = await freeRange('portRange' in dry ? dry.portRange : localPorts.range(0));
+  const plan = buildLocalPlan(EXAMPLE, { workDir, pkiDir, basePort, envoyBin: a.envoyBin! });
+  if (!('conflicts' in plan)) throw new Error(`the local plan has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`);
+  return { workDir, pkiDir, runtime: new LocalRuntime(plan as LocalPlan, workDir, pkiDir) };
+}
+
+/** A base port whose next `n` ports are all free on 127.0.0.1 right now (small race until bound: accepted). */
+async function freeRange(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    let free = true;
+    for (let p = base; p < base + n && free; p++) free = await canBind(p);
+    if (free) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found on 127.0.0.1`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+export function adminClient(pkiDir: string, server: string): AdminClientOptions {
+  const c = loadCredentials(pkiDir, admin('ops'));
+  return { server, tls: { caPem: c.trustBundlePem, certPem: c.chainPem, keyPem: c.keyPem } };
+}
+
+export async function controlPlaneStatus(client: AdminClientOptions): Promise<StatusReport> {
+  const r = await adminRequest<StatusReport>(client, 'GET', '/v1/status');
+  if (r.status !== 200) throw new Error(`GET /v1/status: ${r.status}`);
+  return r.body;
+}
+
+export async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
