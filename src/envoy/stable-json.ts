@@ -39,37 +39,28 @@ function compareKeys(a: string, b: string): number {
  * and the intermediate copies dominated large builds (time and garbage).
  */
 export function stableText(value: unknown, indent = ''): string {
-  const parts: string[] = [];
-  write(value, indent, parts);
-  return parts.join('');
-}
-
-function write(value: unknown, indent: string, out: string[]): void {
+  // String concatenation (V8 ropes), not an array of parts joined: measurably faster here.
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`stableStringify: non-finite number ${value}`);
-    out.push(value === undefined ? 'null' : JSON.stringify(value));
-    return;
+    return value === undefined ? 'null' : JSON.stringify(value);
   }
   const inner = indent + '  ';
   if (Array.isArray(value)) {
-    if (value.length === 0) return void out.push('[]');
-    out.push('[\n');
-    value.forEach((v, i) => {
-      out.push(inner);
-      write(v === undefined ? null : v, inner, out);
-      out.push(i < value.length - 1 ? ',\n' : '\n');
-    });
-    out.push(indent, ']');
-    return;
+    if (value.length === 0) return '[]';
+    let out = '[\n';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      out += inner + stableText(v === undefined ? null : v, inner) + (i < value.length - 1 ? ',\n' : '\n');
+    }
+    return out + indent + ']';
   }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(compareKeys);
-  if (keys.length === 0) return void out.push('{}');
-  out.push('{\n');
-  keys.forEach((k, i) => {
-    out.push(inner, JSON.stringify(k), ': ');
-    write(obj[k], inner, out);
-    out.push(i < keys.length - 1 ? ',\n' : '\n');
-  });
-  out.push(indent, '}');
+  if (keys.length === 0) return '{}';
+  let out = '{\n';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out += inner + JSON.stringify(k) + ': ' + stableText(obj[k], inner) + (i < keys.length - 1 ? ',\n' : '\n');
+  }
+  return out + indent + '}';
 }
