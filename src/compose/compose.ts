@@ -202,7 +202,7 @@ function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, ne
         address: network.addresses.get(n.id)!,
         bootstrap: `out/${n.id}/${n.bootstrap!.fileName}`,
         adminPort: n.ir.bootstrap.adminPort,
-        outboundPort: model.settings.outboundPort,
+        outboundPort: svc.outboundPort,
         inboundPort: svc.meshPort,
       };
     });

@@ -8,26 +8,25 @@
  *
  *   base + 0          control plane xDS            (overlay: control_plane.xds_port)
  *   base + 1          control plane admin API      (overlay: control_plane.admin_port)
- *   base + 2          outbound listener            (overlay: ports.outbound, mesh-wide)
- *   base + 3          Envoy admin in the bootstraps (overlay: ports.admin, mesh-wide)
- *   base + 10 + 3i    Envoy admin of node i        (launch override: --config-yaml, see below)
- *   base + 11 + 3i    the app of node i            (overlay: its manifest's port)
- *   base + 12 + 3i    inbound listener of node i   (overlay: its manifest's mesh_port)
+ *   base + 2          default outbound listener    (overlay: ports.outbound; every node overrides it)
+ *   base + 3          default Envoy admin          (overlay: ports.admin; every node overrides it)
+ *   base + 10 + 4i    Envoy admin of node i        (overlay: its manifest's sidecar.admin_port)
+ *   base + 11 + 4i    the app of node i            (overlay: its manifest's port)
+ *   base + 12 + 4i    inbound listener of node i   (overlay: its manifest's mesh_port)
+ *   base + 13 + 4i    outbound listener of node i  (overlay: its manifest's sidecar.outbound_port)
  *
- * with i the node's index in name order. The apps see the same overlay
- * (HMS_MESH_DIR): the SDK's HTTP client finds the outbound port in mesh.yml
- * (`ports.outbound`, src/sdk/config.ts; there is no environment variable for
- * it) and an app its own port and mesh_port in its manifest.
+ * with i the node's index in name order. Every port is in the overlaid
+ * sources, so the compiler puts them where they belong: the admin port in the
+ * node's bootstrap (started unchanged), the outbound listener and its
+ * `<svc>:<port>` route domains in what the control plane serves over LDS/RDS.
+ * The apps see the same overlay (HMS_MESH_DIR): the SDK's HTTP client finds
+ * its sidecar's outbound port in its own manifest (`sidecar.outbound_port`,
+ * src/sdk/config.ts; there is no environment variable for it) and an app its
+ * own port and mesh_port there too.
  *
- * The admin port is per node at launch only: the bootstrap file is the
- * compiled one, unchanged, and Envoy's `--config-yaml` merges
- * `admin.address.socket_address.port_value` over it.
- *
- * The outbound listener is the limit of this mode: it reaches Envoy over LDS
- * from the one control plane, with the mesh-wide ports.outbound, so no
- * launch option can move it per node. The plan computes every socket each
- * process binds from the compiled resources and reports what collides
- * (`conflicts`); the runner refuses to start a plan with collisions.
+ * The plan computes every socket each process binds from the compiled
+ * resources and reports what collides (`conflicts`, none for a plan of this
+ * layout); the runner refuses to start a plan with collisions.
  */
 import * as path from 'node:path';
 import { hasErrors, type Diagnostic } from '../diag/diagnostic';
@@ -101,16 +100,12 @@ export const localPorts = {
   controlPlaneAdmin: (base: number): number => base + 1,
   outbound: (base: number): number => base + 2,
   bootstrapAdmin: (base: number): number => base + 3,
-  nodeAdmin: (base: number, i: number): number => base + 10 + 3 * i,
-  app: (base: number, i: number): number => base + 11 + 3 * i,
-  inbound: (base: number, i: number): number => base + 12 + 3 * i,
-  range: (nodes: number): number => 10 + 3 * nodes,
+  nodeAdmin: (base: number, i: number): number => base + 10 + 4 * i,
+  app: (base: number, i: number): number => base + 11 + 4 * i,
+  inbound: (base: number, i: number): number => base + 12 + 4 * i,
+  nodeOutbound: (base: number, i: number): number => base + 13 + 4 * i,
+  range: (nodes: number): number => 10 + 4 * nodes,
 };
-
-/** The Envoy option that moves the admin interface of one node (merged over the compiled bootstrap). */
-export function adminOverride(port: number): string {
-  return JSON.stringify({ admin: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } });
-}
 
 export function buildLocalPlan(meshDir: string, opts: LocalPlanOptions): LocalPlan | { diagnostics: Diagnostic[] } {
   const loaded = lintMesh(meshDir);
@@ -134,7 +129,7 @@ export function buildLocalPlan(meshDir: string, opts: LocalPlanOptions): LocalPl
   const tree = new Map<string, string>();
   for (const [f, t] of Object.entries(overlay.sources)) tree.set(`mesh/${f}`, t);
   for (const [f, t] of buildOutputTree(compiled)) tree.set(`out/${f}`, t);
-  const nodes = compiled.nodes.filter((n) => n.kind === 'envoy').map((n) => localNode(n, index.get(n.id)!, overlaid.model!, model, outDir, localMesh, opts));
+  const nodes = compiled.nodes.filter((n) => n.kind === 'envoy').map((n) => localNode(n, overlaid.model!, model, outDir, localMesh, opts));
   const sockets: LocalSocket[] = [
     { owner: 'control-plane', what: 'xDS', address: '127.0.0.1', port: localPorts.controlPlaneXds(b) },
     { owner: 'control-plane', what: 'admin API', address: '127.0.0.1', port: localPorts.controlPlaneAdmin(b) },
@@ -174,7 +169,9 @@ function localOverlay(model: MeshModel, meshDir: string, index: ReadonlyMap<stri
       if (i === undefined) return [];
       doc.set('port', localPorts.app(b, i));
       doc.set('mesh_port', localPorts.inbound(b, i));
-      return [`port ${localPorts.app(b, i)}, mesh_port ${localPorts.inbound(b, i)}`];
+      doc.setIn(['sidecar', 'outbound_port'], localPorts.nodeOutbound(b, i));
+      doc.setIn(['sidecar', 'admin_port'], localPorts.nodeAdmin(b, i));
+      return [`port ${localPorts.app(b, i)}, mesh_port ${localPorts.inbound(b, i)}, sidecar.outbound_port ${localPorts.nodeOutbound(b, i)}, sidecar.admin_port ${localPorts.nodeAdmin(b, i)}`];
     },
     // "This host's sidecar" stays this host's sidecar, on its new port.
     loopbackEndpoint: (svc, port) => (port === svc.meshPort && index.has(svc.name) ? { address: '127.0.0.1', port: localPorts.inbound(b, index.get(svc.name)!) } : undefined),
@@ -183,23 +180,21 @@ function localOverlay(model: MeshModel, meshDir: string, index: ReadonlyMap<stri
   });
 }
 
-function localNode(n: NodeOutput, i: number, overlaid: MeshModel, source: MeshModel, outDir: string, localMesh: string, opts: LocalPlanOptions): LocalNode {
+function localNode(n: NodeOutput, overlaid: MeshModel, source: MeshModel, outDir: string, localMesh: string, opts: LocalPlanOptions): LocalNode {
   const svc = overlaid.services.find((s) => s.name === n.id)!;
   const bootstrap = path.join(outDir, n.id, n.bootstrap!.fileName);
-  const adminPort = localPorts.nodeAdmin(opts.basePort, i);
-  const override = ['--config-yaml', adminOverride(adminPort)];
   const script = exampleApp(source, n.id);
   const version = appVersion(svc);
   return {
     node: n.id,
     bootstrap,
-    adminPort,
-    outboundPort: overlaid.settings.outboundPort,
+    adminPort: svc.adminPort,
+    outboundPort: svc.outboundPort,
     inboundPort: svc.meshPort,
     appPort: svc.port,
     // Several Envoys on one host: no shared-memory hot restart between them.
-    envoy: [opts.envoyBin, '-c', bootstrap, ...override, ...ENVOY_RUN_FLAGS, '--disable-hot-restart'],
-    validate: [opts.envoyBin, '--mode', 'validate', '-c', bootstrap, ...override],
+    envoy: [opts.envoyBin, '-c', bootstrap, ...ENVOY_RUN_FLAGS, '--disable-hot-restart'],
+    validate: [opts.envoyBin, '--mode', 'validate', '-c', bootstrap],
     ...(script ? { app: { argv: [process.execPath, path.join(PACKAGE_ROOT, script)], env: { HMS_MESH_DIR: localMesh, VERSION: version }, version } } : {}),
   };
 }

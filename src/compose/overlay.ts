@@ -11,7 +11,8 @@
  *            host's sidecar" in the single-host example) becomes that
  *            service's sidecar address on the compose network.
  *   local:   every port is moved to one the runner found free (control
- *            plane, outbound, admin, each manifest's port and mesh_port),
+ *            plane, outbound, admin, each manifest's port, mesh_port and
+ *            sidecar ports),
  *            and pki_dir is the absolute path of the test's PKI store.
  */
 import * as path from 'node:path';

@@ -45,6 +45,8 @@ export function buildService(src: SourceFile, relFile: string, settings: MeshSet
   const versions = [...((v.versions as string[] | undefined) ?? [version])].sort();
   const fieldPos: Record<string, SourcePos> = {};
   for (const k of Object.keys(v)) fieldPos[k] = valuePos(src, [k]);
+  const sidecar = (v.sidecar ?? {}) as Obj;
+  for (const k of ['outbound_port', 'admin_port']) if (sidecar[k] !== undefined) fieldPos[`sidecar.${k}`] = valuePos(src, ['sidecar', k]);
   const endpoints = ((v.endpoints as Obj[] | undefined) ?? []).map((e, i) => ({
     address: e.address as string,
     port: e.port as number,
@@ -61,6 +63,8 @@ export function buildService(src: SourceFile, relFile: string, settings: MeshSet
     protocol: v.protocol as 'http' | 'grpc',
     port: v.port as number,
     meshPort: (v.mesh_port as number | undefined) ?? settings.inboundPort,
+    outboundPort: (sidecar.outbound_port as number | undefined) ?? settings.outboundPort,
+    adminPort: (sidecar.admin_port as number | undefined) ?? settings.adminPort,
     endpoints,
     calls,
     file: relFile,

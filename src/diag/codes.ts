@@ -41,6 +41,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH033', severity: 'error', title: 'version not listed in versions' },
   { code: 'MESH034', severity: 'error', title: 'static endpoint runs an undeclared version' },
   { code: 'MESH035', severity: 'warning', title: 'service calls itself' },
+  { code: 'MESH036', severity: 'warning', title: 'sidecar ports set on a proxyless gRPC service' },
   { code: 'MESH040', severity: 'error', title: 'call to an unknown service' },
   { code: 'MESH041', severity: 'error', title: 'policy for an unknown service' },
   { code: 'MESH042', severity: 'error', title: 'access rule names an unknown service' },

@@ -42,11 +42,17 @@ const duplicateServices: Rule = ({ model }) => {
 
 const duplicatePorts: Rule = ({ model }) => {
   // All services of the lab and of static endpoints may share one host, so ports must be unique mesh-wide.
+  // Sidecar ports count only when a manifest sets them: the mesh-wide defaults are shared by design
+  // (each sidecar has its own network namespace in containers).
   const used = new Map<number, string>();
   const out: Diagnostic[] = [];
   for (const s of [...model.services].sort((a, b) => (a.file < b.file ? -1 : 1))) {
     const own: Array<[number, string, SourcePos]> = [[s.port, 'port', s.fieldPos.port ?? s.pos]];
     if (s.protocol === 'http' && s.fieldPos.mesh_port) own.push([s.meshPort, 'mesh_port', s.fieldPos.mesh_port]);
+    const outbound = s.fieldPos['sidecar.outbound_port'];
+    const admin = s.fieldPos['sidecar.admin_port'];
+    if (s.protocol === 'http' && outbound) own.push([s.outboundPort, 'sidecar.outbound_port', outbound]);
+    if (s.protocol === 'http' && admin) own.push([s.adminPort, 'sidecar.admin_port', admin]);
     for (const [port, field, pos] of own) {
       const prev = used.get(port);
       if (prev !== undefined) out.push(diagAt(pos, 'error', 'MESH031', `${field} ${port} of "${s.name}" is already used by ${prev}`));
@@ -60,6 +66,12 @@ const fileNames: Rule = ({ model }) =>
   model.services
     .filter((s) => path.basename(s.file).replace(/\.ya?ml$/, '') !== s.name)
     .map((s) => diagAt(s.fieldPos.name ?? s.pos, 'warning', 'MESH032', `manifest ${path.basename(s.file)} declares service "${s.name}"`, { hint: `rename the file to services/${s.name}.yml` }));
+
+/** A setting that cannot take effect is reported, never dropped in silence. */
+const grpcSidecar: Rule = ({ model }) =>
+  model.services
+    .filter((s) => s.protocol === 'grpc' && s.fieldPos.sidecar)
+    .map((s) => diagAt(s.fieldPos.sidecar!, 'warning', 'MESH036', `"${s.name}" is a proxyless gRPC member: it has no Envoy sidecar, so its sidecar ports are not used`, { hint: 'remove the sidecar: block, or set protocol: http' }));
 
 const versions: Rule = ({ model }) => {
   const out: Diagnostic[] = [];
@@ -168,7 +180,7 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

@@ -27,11 +27,11 @@ export interface MeshSettings {
   readonly name: string;
   /** SPIFFE trust domain: identities are spiffe://<trustDomain>/svc/<service>. */
   readonly trustDomain: string;
-  /** Outbound listener port of every Envoy sidecar (on 127.0.0.1). */
+  /** Default outbound listener port of Envoy sidecars (on 127.0.0.1), when a manifest does not set sidecar.outbound_port. */
   readonly outboundPort: number;
   /** Default inbound (mTLS) port of sidecars, when a manifest does not set mesh_port. */
   readonly inboundPort: number;
-  /** Envoy admin port, always bound to 127.0.0.1. */
+  /** Default Envoy admin port (always bound to 127.0.0.1), when a manifest does not set sidecar.admin_port. */
   readonly adminPort: number;
   /** Where sidecars and proxyless clients reach the control plane's xDS server. */
   readonly controlPlane: {
@@ -70,13 +70,17 @@ export interface ServiceManifest {
   readonly port: number;
   /** Port of the sidecar's inbound mTLS listener (http services). */
   readonly meshPort: number;
+  /** Outbound listener port of its sidecar: `sidecar.outbound_port`, else mesh.yml's ports.outbound. */
+  readonly outboundPort: number;
+  /** Envoy admin port of its sidecar: `sidecar.admin_port`, else mesh.yml's ports.admin. */
+  readonly adminPort: number;
   readonly endpoints: readonly StaticEndpoint[];
   /** Services this one calls, sorted by target name. */
   readonly calls: readonly CallEdge[];
   /** The manifest file (relative to the mesh dir) and the position of its top-level mapping. */
   readonly file: string;
   readonly pos: SourcePos;
-  /** Positions of individual fields (name, version, port, ...). */
+  /** Positions of individual fields (name, version, port, ...; `sidecar.outbound_port` and `sidecar.admin_port` when set). */
   readonly fieldPos: Readonly<Record<string, SourcePos>>;
 }
 

@@ -22,12 +22,15 @@ export interface ManifestInfo {
   readonly port: number;
   /** Envoy sidecar's inbound mTLS port (http members). */
   readonly meshPort: number;
+  /** Its Envoy sidecar's outbound listener port: `sidecar.outbound_port`, else mesh.yml's ports.outbound. */
+  readonly outboundPort: number;
   readonly calls: readonly string[];
 }
 
 export interface MeshFiles {
   readonly meshDir: string;
   readonly trustDomain: string;
+  /** mesh.yml's ports.outbound: the default. A member calls through its own manifest's `outboundPort`. */
   readonly outboundPort: number;
   readonly controlPlane: { readonly address: string; readonly adminPort: number; readonly grpcXdsPort: number };
   /** Absolute: a relative pki_dir is relative to the mesh folder (docs/policy-language.md). */
@@ -62,6 +65,7 @@ export function readMeshFiles(meshDir: string): MeshFiles {
   const ports = (settings.ports ?? {}) as Obj;
   const cp = (settings.control_plane ?? {}) as Obj;
   const inbound = num(ports.inbound, BUILTIN.inboundPort);
+  const outbound = num(ports.outbound, BUILTIN.outboundPort);
   const services = new Map<string, ManifestInfo>();
   const svcDir = path.join(dir, 'services');
   if (!fs.existsSync(svcDir)) throw new MeshSdkError(`${dir} is not a mesh folder: it has no services/ (set HMS_MESH_DIR or pass meshDir)`);
@@ -77,13 +81,14 @@ export function readMeshFiles(meshDir: string): MeshFiles {
       protocol: v.protocol === 'grpc' ? 'grpc' : 'http',
       port: num(v.port, 0),
       meshPort: num(v.mesh_port, inbound),
+      outboundPort: num(((v.sidecar ?? {}) as Obj).outbound_port, outbound),
       calls: Array.isArray(v.calls) ? v.calls.map(String) : [],
     });
   }
   return {
     meshDir: dir,
     trustDomain: str(settings.trust_domain, BUILTIN.trustDomain),
-    outboundPort: num(ports.outbound, BUILTIN.outboundPort),
+    outboundPort: outbound,
     controlPlane: {
       address: str(cp.address, BUILTIN.controlPlaneAddress),
       adminPort: num(cp.admin_port, BUILTIN.controlPlaneAdminPort),

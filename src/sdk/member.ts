@@ -127,7 +127,7 @@ export class MeshMember {
     if (callee.protocol === 'http') {
       if (Stub) throw new MeshSdkError(`${name} is an HTTP service: use mesh.client("${name}", "http")`);
       if (this.protocol === 'grpc') throw new MeshSdkError(`${name} speaks HTTP behind a sidecar; a proxyless gRPC member can only call gRPC services`);
-      return new HttpServiceClient(name, this.files.outboundPort, this.traceLog);
+      return new HttpServiceClient(name, this.manifest.outboundPort, this.traceLog);
     }
     // One channel per callee and stub class: its load balancing state (outlier
     // ejections, connections) must outlive a call, as a sidecar's would.
@@ -135,7 +135,7 @@ export class MeshMember {
     if (known) return known as GrpcServiceClient<S>;
     const viaSidecar = this.protocol === 'http';
     const client = grpcServiceClient<S>(
-      { service: name, target: viaSidecar ? `127.0.0.1:${this.files.outboundPort}` : `xds:///${name}`, viaSidecar, traceLog: this.traceLog },
+      { service: name, target: viaSidecar ? `127.0.0.1:${this.manifest.outboundPort}` : `xds:///${name}`, viaSidecar, traceLog: this.traceLog },
       Stub,
     );
     if (!this.grpcClients.has(name)) this.grpcClients.set(name, new Map());

@@ -42,7 +42,7 @@ export function identityProcessor(ctx: TranslateContext, draft: NodeDraft): void
       port: svc.meshPort,
       localCluster: { name: localClusterName(svc.meshPort), address: LOOPBACK, port: svc.port },
     };
-    const out = ctx.model.settings.outboundPort;
+    const out = svc.outboundPort;
     draft.outbound = { listenerName: outboundListenerName(out), address: LOOPBACK, port: out };
     // gRPC nodes get no SDS secrets: A29 certificate providers read files instead.
     draft.secrets.push(
@@ -68,7 +68,7 @@ function buildBootstrapFacts(ctx: TranslateContext, draft: NodeDraft): NodeDraft
   const creds = credentialPaths(service(draft.service.name));
   return {
     adminAddress: LOOPBACK,
-    adminPort: s.adminPort,
+    adminPort: draft.service.adminPort,
     // Proxyless gRPC members dial the plaintext loopback port: grpc-js-xds 1.14 offers only
     // "insecure" and "google_default" channel credentials to the control plane (MESH070 says so).
     controlPlane: draft.kind === 'grpc'

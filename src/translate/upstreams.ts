@@ -22,7 +22,7 @@ export function upstreamsProcessor(ctx: TranslateContext, draft: NodeDraft): voi
       policies,
       call,
       peerSpiffeId: spiffeId(ctx.model.settings.trustDomain, target.name),
-      domains: grpc ? grpcDomains(target.name) : envoyDomains(target.name, ctx.model.settings.outboundPort),
+      domains: grpc ? grpcDomains(target.name) : envoyDomains(target.name, draft.service.outboundPort),
       routeConfigName: grpc ? grpcRouteConfigName(target.name) : OUTBOUND_ROUTE_CONFIG,
       ...(grpc ? { apiListenerName: grpcApiListenerName(target.name) } : {}),
       targets: [],
@@ -33,7 +33,8 @@ export function upstreamsProcessor(ctx: TranslateContext, draft: NodeDraft): voi
 
 /**
  * What an app may put in Host when calling the outbound listener: the bare
- * name, the `.svc` name, each with or without the outbound port (Envoy
+ * name, the `.svc` name, each with or without the outbound port (the
+ * CALLER's own: the app calls its own sidecar; Envoy
  * matches the Host header including any port; RouteConfiguration docs,
  * VirtualHost.domains).
  */

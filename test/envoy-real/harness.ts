@@ -49,7 +49,7 @@ export function runningSkip(a: Availability = availability, real = REAL): string
   const plan = buildLocalPlan(EXAMPLE, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin! });
   if (!('conflicts' in plan)) return `the local plan of examples/ceq has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`;
   if (plan.conflicts.length === 0) return undefined;
-  return `${a.local} is usable, but examples/ceq cannot run as local processes on one host: ${describeConflicts(plan.conflicts)}. ports.outbound is mesh-wide and reaches Envoy over LDS, so no launch option can move it per node; run with Docker (one network namespace per node) or give the compiler per-node outbound ports (docs/envoy.md)`;
+  return `${a.local} is usable, but examples/ceq cannot run as local processes on one host: ${describeConflicts(plan.conflicts)} (the plan gives each sidecar its own ports, see src/compose/local-plan.ts); run with Docker (one network namespace per node)`;
 }
 
 export function mesh(args: readonly string[], timeoutMs = 120_000): Promise<CmdResult> {

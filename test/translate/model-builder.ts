@@ -48,6 +48,9 @@ export interface ServiceSpec {
   versions?: string[];
   port: number;
   meshPort?: number;
+  /** sidecar.outbound_port / sidecar.admin_port (resolved; default: the mesh defaults 15001 / 15000). */
+  outboundPort?: number;
+  adminPort?: number;
   calls?: string[];
   endpoints?: { address: string; port: number; version?: string }[];
 }
@@ -68,6 +71,8 @@ export function service(spec: ServiceSpec): ServiceManifest {
     protocol: spec.protocol ?? 'http',
     port: spec.port,
     meshPort: spec.meshPort ?? 15006,
+    outboundPort: spec.outboundPort ?? 15001,
+    adminPort: spec.adminPort ?? 15000,
     endpoints,
     calls: [...(spec.calls ?? [])].sort().map((target, i) => ({ target, pos: pos(file, 8 + i, 5) })),
     file,

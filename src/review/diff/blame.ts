@@ -36,7 +36,8 @@ export function blameRules(node: NodeOutput, nodes: readonly NodeOutput[], model
   const rules: BlameRule[] = [...inboundRules(ir, model), ...bootstrapRules(ir, model)];
   for (const vh of ir.outbound.virtualHosts) rules.push(...virtualHostRules(ir, vh, nodes, model));
   if (ir.outbound.listenerName) {
-    rules.push({ kind: 'listeners', resource: ir.outbound.listenerName, anchor: [], from: [settingsFrom(model)] });
+    const own = model.services.find((s) => s.name === ir.service)?.fieldPos['sidecar.outbound_port'];
+    rules.push({ kind: 'listeners', resource: ir.outbound.listenerName, anchor: [], from: [own ? fileProvenance(own) : settingsFrom(model)] });
   }
   for (const s of ir.secrets) rules.push({ kind: 'secrets', resource: s.name, anchor: [], from: [fileProvenance(ir.pos)] });
   return rules;
