@@ -7,26 +7,35 @@
  */
 const LEN = 2; // wire type "length-delimited"
 
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n >>> 0;
-  if (n > 0xffffffff) throw new Error('bug: varint over 32 bits');
+function varintLength(v: number): number {
+  let n = 1;
   while (v >= 0x80) {
-    bytes.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(buf: Buffer, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
     v >>>= 7;
   }
-  bytes.push(v);
-  return Buffer.from(bytes);
+  buf[at++] = v;
+  return at;
 }
 
-function tag(field: number): Buffer {
-  return varint((field << 3) | LEN);
-}
-
-/** A length-delimited field: tag, length, payload. */
+/** A length-delimited field: tag, length, payload, in one allocation. Fields here are < 2^28. */
 export function lenField(field: number, payload: Uint8Array | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  return Buffer.concat([tag(field), varint(body.length), body]);
+  const len = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
+  if (len > 0xfffffff) throw new Error('bug: field over 256 MiB');
+  const tag = (field << 3) | LEN;
+  const buf = Buffer.allocUnsafe(varintLength(tag) + varintLength(len) + len);
+  let at = writeVarint(buf, 0, tag);
+  at = writeVarint(buf, at, len);
+  if (typeof payload === 'string') buf.write(payload, at, 'utf8');
+  else buf.set(payload, at);
+  return buf;
 }
 
 /** google.protobuf.Any { type_url = 1; value = 2; } */
@@ -49,9 +58,25 @@ function controlPlane(field: number, identifier: string): Buffer {
   return lenField(field, lenField(1, identifier));
 }
 
-/** envoy.service.discovery.v3.DiscoveryResponse, fields in number order. */
+/**
+ * Frames that are the same in every response of a type (type_url, the control
+ * plane identifier): built once. A push to thousands of streams otherwise spent
+ * more time allocating these little buffers than copying the resources.
+ */
+const constantFrames = new Map<string, Buffer>();
+function constant(field: number, value: string, build: () => Buffer): Buffer {
+  const key = `${field}\0${value}`;
+  let b = constantFrames.get(key);
+  if (!b) constantFrames.set(key, (b = build()));
+  return b;
+}
+
+/** envoy.service.discovery.v3.DiscoveryResponse, fields in number order, in one allocation. */
 export function discoveryResponse(versionInfo: string, frames: readonly Buffer[], typeUrl: string, nonce: string, identifier: string): Buffer {
-  return Buffer.concat([lenField(1, versionInfo), ...frames, lenField(4, typeUrl), lenField(5, nonce), controlPlane(6, identifier)]);
+  const parts = [lenField(1, versionInfo), ...frames, constant(4, typeUrl, () => lenField(4, typeUrl)), lenField(5, nonce), constant(6, identifier, () => controlPlane(6, identifier))];
+  let total = 0;
+  for (const p of parts) total += p.length;
+  return Buffer.concat(parts, total);
 }
 
 /** envoy.service.discovery.v3.DeltaDiscoveryResponse, fields in number order. */
@@ -59,9 +84,9 @@ export function deltaDiscoveryResponse(systemVersion: string, frames: readonly B
   return Buffer.concat([
     lenField(1, systemVersion),
     ...frames,
-    lenField(4, typeUrl),
+    constant(4, typeUrl, () => lenField(4, typeUrl)),
     lenField(5, nonce),
     ...removed.map((r) => lenField(6, r)),
-    controlPlane(7, identifier),
+    constant(7, identifier, () => controlPlane(7, identifier)),
   ]);
 }
