@@ -10,7 +10,8 @@
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(canonical(value), null, 2) + '\n';
+  // Same text as JSON.stringify(canonical(value), null, 2), without building the sorted copy.
+  return stableText(value) + '\n';
 }
 
 /** A copy with every object's keys in sorted order; undefined members dropped (as JSON.stringify does). */
