@@ -7,28 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { compileMesh } from '../../src/envoy/compile';
+import { dialWithIdentity } from '../../src/lab/direct-dial';
 import { lintMesh } from '../../src/lint';
 import { explainRequest } from '../../src/review/explain';
 import { meshClient, startMember, startMesh, type Member } from './harness';
-
-function dialAs(pkiDir: string, caller: string, callee: string, port: number): Promise<string> {
-  const creds = grpc.credentials.createSsl(
-    fs.readFileSync(path.join(pkiDir, 'trust-bundle.pem')),
-    fs.readFileSync(path.join(pkiDir, 'svc', caller, 'key.pem')),
-    fs.readFileSync(path.join(pkiDir, 'svc', caller, 'chain.pem')),
-  );
-  const client = new grpc.Client(`127.0.0.1:${port}`, creds, { 'grpc.ssl_target_name_override': callee });
-  return new Promise((resolve) => {
-    client.makeUnaryRequest('/ceq.GrantPay/Payout', () => Buffer.alloc(0), (b: Buffer) => b, {}, { deadline: Date.now() + 3000 }, (err) => {
-      client.close();
-      resolve(err ? grpc.status[err.code]! : 'OK');
-    });
-  });
-}
 
 test('mesh explain agrees with the live proxyless data plane for every caller/callee pair', { timeout: 120_000 }, async (t) => {
   const mesh = await startMesh({
@@ -54,7 +37,7 @@ test('mesh explain agrees with the live proxyless data plane for every caller/ca
       if (caller === callee) continue;
       const ex = explainRequest({ model: model!, compiled }, caller, callee, { method: 'POST', path: '/ceq.GrantPay/Payout' });
       // 1. The callee's RBAC, as its XdsServer enforces it for the caller's certificate.
-      const live = await dialAs(mesh.pkiDir, caller, callee, members.get(callee)!.port);
+      const live = (await dialWithIdentity(mesh.pkiDir, caller, callee, members.get(callee)!.port)).code;
       assert.equal(live, ex.access.decision === 'allow' ? 'OK' : 'PERMISSION_DENIED', `${caller} -> ${callee}: explain says ${ex.access.decision}, the server said ${live}`);
       // 2. The caller's route: its served config has the callee's API listener iff explain found a route.
       const hasListener = mesh.cp.cache.get(caller)!.types.listeners.resources.has(callee);
