@@ -16,8 +16,6 @@ import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge
 export interface LoadResult {
   readonly model?: MeshModel;
   readonly diagnostics: readonly Diagnostic[];
-  /** Every source file read, keyed by display path (for explain/diff provenance). */
-  readonly sources: ReadonlyMap<string, SourceFile>;
   /**
    * The model of schema-valid files whose semantic checks found errors (a
    * denied or unknown call, a bad split...). Only for review tools that show
@@ -86,18 +84,16 @@ export async function loadMesh(dir: string, opts: LoadOptions = {}): Promise<Loa
 }
 
 export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResult {
-  const sources = new Map<string, SourceFile>();
   const abs = path.resolve(realDir);
   const dir = opts.displayDir ?? realDir;
   const files = opts.files ? memoryFiles(opts.files) : diskFiles(abs);
   if (!files.isDir) {
     const d = diagAt({ file: dir, line: 1, col: 1 }, 'error', 'MESH001', `mesh directory "${dir}" does not exist or is not a directory`, { hint: 'pass the folder holding mesh_policies.yml and services/' });
-    return { diagnostics: [d], sources };
+    return { diagnostics: [d] };
   }
   const diags: Diagnostic[] = [];
   const read = (rel: string): SourceFile => {
     const src = files.read(rel, path.join(dir, rel));
-    sources.set(src.file, src);
     diags.push(...src.diagnostics);
     return src;
   };
@@ -120,14 +116,16 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
   ok = schemaOk(policySrc, 'mesh_policies') && ok;
   for (const [, src] of serviceSrcs) ok = schemaOk(src, 'service') && ok;
   // Semantic rules need well-typed input; with schema errors they would only add noise.
-  if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags), sources };
+  if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
   const settings = buildSettings(settingsSrc, dir);
   const services = serviceSrcs.map(([f, src]) => buildService(src, path.join(dir, SERVICES_DIR, f), settings));
   const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);
-  return hasErrors(sorted) ? { diagnostics: sorted, sources, uncheckedModel: model } : { model, diagnostics: sorted, sources };
+  // The parsed documents are not kept: the model holds every position it needs, and
+  // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
+  return hasErrors(sorted) ? { diagnostics: sorted, uncheckedModel: model } : { model, diagnostics: sorted };
 }
 
 function isDirectory(p: string): boolean {
