@@ -58,8 +58,15 @@ function outlierDetection(o: OutlierIR): JsonObject {
     enforcing_consecutive_5xx: 100,
     enforcing_consecutive_gateway_failure: 100,
     enforcing_consecutive_local_origin_failure: 100,
-    enforcing_success_rate: 0,
     enforcing_local_origin_success_rate: 0,
+    ...ejectionTiming(o),
+  };
+}
+
+/** What Envoy and gRPC share: no success-rate ejection, and how often, how long and how many are ejected. */
+function ejectionTiming(o: OutlierIR): JsonObject {
+  return {
+    enforcing_success_rate: 0,
     interval: duration(o.intervalMs.value),
     base_ejection_time: duration(o.baseEjectionMs.value),
     max_ejection_percent: o.maxEjectionPercent.value,
@@ -80,10 +87,7 @@ function grpcOutlierDetection(o: OutlierIR): JsonObject {
     enforcing_failure_percentage: 100,
     failure_percentage_minimum_hosts: 1,
     failure_percentage_request_volume: o.consecutiveFailures.value,
-    enforcing_success_rate: 0,
-    interval: duration(o.intervalMs.value),
-    base_ejection_time: duration(o.baseEjectionMs.value),
-    max_ejection_percent: o.maxEjectionPercent.value,
+    ...ejectionTiming(o),
   };
 }
 
