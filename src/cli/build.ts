@@ -5,7 +5,8 @@ import { hasErrors, type Diagnostic } from '../diag/diagnostic';
 import { formatDiagnostics } from '../diag/format';
 import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
-import { assertOutsideOutput, diffTree, writeTreeAtomically } from '../output/write-tree';
+import { assertOutsideOutput, diffTree, writeTreeAtomically, type FileTree } from '../output/write-tree';
+import { emitTree } from '../envoy/emit';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
 import type { SetExit } from './main';
@@ -39,14 +40,26 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   const loaded = lintMesh(dir);
   const diags: Diagnostic[] = [...loaded.diagnostics];
   if (!loaded.model) return finish(diags, 1);
-  const compiled = compileMesh(loaded.model, opts.templates ? { templatesDir: opts.templates } : {});
-  diags.push(...compiled.diagnostics);
-  if (hasErrors(diags)) return finish(diags, 1);
-  diags.push(...validateCompiled(compiled));
+  const compileOpts = opts.templates ? { templatesDir: opts.templates } : {};
+  let tree: FileTree;
+  let nodes: number;
+  if (opts.explain) {
+    // --explain needs every node's IR at once; without it the tree (and --check) stays exactly the committed out/.
+    const compiled = compileMesh(loaded.model, compileOpts);
+    diags.push(...compiled.diagnostics);
+    if (hasErrors(diags)) return finish(diags, 1);
+    diags.push(...validateCompiled(compiled));
+    tree = withExplainFiles(buildOutputTree(compiled), compiled, loaded.model.displayDir);
+    nodes = compiled.nodes.length;
+  } else {
+    // Node by node on every core, each node validated as it is made (src/envoy/emit.ts).
+    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true });
+    diags.push(...emitted.diagnostics);
+    tree = emitted.tree;
+    nodes = emitted.nodes;
+  }
   if (hasErrors(diags)) return finish(diags, 1);
   assertOutsideOutput(opts.out, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir));
-  // Only with --explain: without it the tree (and --check) stays exactly the committed out/.
-  const tree = opts.explain ? withExplainFiles(buildOutputTree(compiled), compiled, loaded.model.displayDir) : buildOutputTree(compiled);
   if (opts.check) {
     const d = diffTree(tree, opts.out);
     const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
@@ -55,12 +68,12 @@ export function runBuild(dir: string, opts: BuildOptions): number {
       process.stdout.write(`${opts.out} is out of date with ${dir} (run: mesh build ${dir} --out ${opts.out}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
       return 1;
     }
-    process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${compiled.nodes.length} nodes)\n`);
+    process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes)\n`);
     return 0;
   }
   writeTreeAtomically(opts.out, tree);
   process.stdout.write(formatDiagnostics(diags, 'text'));
-  process.stderr.write(`wrote ${tree.size} files for ${compiled.nodes.length} nodes to ${opts.out}\n`);
+  process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}\n`);
   return 0;
 }
 

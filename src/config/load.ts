@@ -7,11 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
 import { checkMesh, type PolicyKeys } from '../model/checks';
-import type { MeshModel } from '../model/types';
+import type { MeshModel, ServiceManifest } from '../model/types';
 import { assembleModel, buildPolicies, buildService, buildSettings } from './build-model';
 import { keyPos } from './positions';
 import { checkSchema } from './schema-check';
-import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge, type SourceFile } from './source-file';
+import { parseAll, parseJob, type ParseJob, type ParseOptions } from './parse-pool';
+import type { SourceFile } from './source-file';
 
 export interface LoadResult {
   readonly model?: MeshModel;
@@ -42,6 +43,8 @@ export interface LoadOptions {
    * the control plane applies what `mesh apply` sent without writing it out.
    */
   readonly files?: Readonly<Record<string, string>>;
+  /** Parse threads (src/config/parse-pool.ts); the default suits the machine. */
+  readonly parse?: ParseOptions;
 }
 
 /** Where source files come from: a folder, or a map of what `mesh apply` sent. */
@@ -50,7 +53,7 @@ interface MeshFiles {
   exists(rel: string): boolean;
   /** File names (not paths) of manifests under services/, sorted. */
   manifests(): string[];
-  read(rel: string, display: string): SourceFile;
+  job(rel: string, display: string): ParseJob;
 }
 
 function diskFiles(abs: string): MeshFiles {
@@ -58,7 +61,7 @@ function diskFiles(abs: string): MeshFiles {
     isDir: isDirectory(abs),
     exists: (rel) => fs.existsSync(path.join(abs, rel)),
     manifests: () => listManifests(abs),
-    read: (rel, display) => readSourceFile(path.join(abs, rel), display),
+    job: (rel, display) => ({ display, abs: path.join(abs, rel) }),
   };
 }
 
@@ -71,11 +74,7 @@ function memoryFiles(files: Readonly<Record<string, string>>): MeshFiles {
         .filter((f) => f.startsWith(`${SERVICES_DIR}/`) && /\.ya?ml$/.test(f) && !f.slice(SERVICES_DIR.length + 1).includes('/'))
         .map((f) => f.slice(SERVICES_DIR.length + 1))
         .sort(),
-    read: (rel, display) => {
-      const bytes = Buffer.from(files[rel]!, 'utf8');
-      if (bytes.length > MAX_FILE_BYTES) return readSourceFileTooLarge(display, bytes.length);
-      return parseSourceText(bytes, display);
-    },
+    job: (rel, display) => ({ display, text: files[rel]! }),
   };
 }
 
@@ -92,34 +91,42 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
     return { diagnostics: [d] };
   }
   const diags: Diagnostic[] = [];
-  const read = (rel: string): SourceFile => {
-    const src = files.read(rel, path.join(dir, rel));
+  const schemaOk = (src: SourceFile, schema: 'mesh' | 'mesh_policies' | 'service'): boolean => {
     diags.push(...src.diagnostics);
-    return src;
-  };
-  const settingsSrc = firstExisting(files, [SETTINGS_FILE, 'mesh.yaml']).map(read)[0];
-  const policySrc = firstExisting(files, [POLICY_FILE, 'mesh_policies.yaml']).map(read)[0];
-  const serviceFiles = files.manifests();
-  if (serviceFiles.length === 0) {
-    diags.push(diagAt({ file: path.join(dir, SERVICES_DIR), line: 1, col: 1 }, 'error', 'MESH002', `no service manifests found in ${path.join(dir, SERVICES_DIR)}/`, { hint: 'add one services/<name>.yml per service' }));
-  }
-  const serviceSrcs = serviceFiles.map((f) => [f, read(path.join(SERVICES_DIR, f))] as const);
-
-  const schemaOk = (src: SourceFile | undefined, schema: 'mesh' | 'mesh_policies' | 'service'): boolean => {
-    if (!src) return true;
     if (src.diagnostics.length > 0 || src.value === undefined) return false;
     const found = checkSchema(src, schema);
     diags.push(...found);
     return found.length === 0;
   };
-  let ok = schemaOk(settingsSrc, 'mesh');
-  ok = schemaOk(policySrc, 'mesh_policies') && ok;
-  for (const [, src] of serviceSrcs) ok = schemaOk(src, 'service') && ok;
+  // mesh.yml first, alone (it is tiny): every manifest's defaults come from it.
+  const settingsRel = firstExisting(files, [SETTINGS_FILE, 'mesh.yaml'])[0];
+  const settingsSrc = settingsRel !== undefined ? parseJob(files.job(settingsRel, path.join(dir, settingsRel))) : undefined;
+  let ok = settingsSrc ? schemaOk(settingsSrc, 'mesh') : true;
+  const settings = buildSettings(ok ? settingsSrc : undefined, dir);
+
+  const policyRel = firstExisting(files, [POLICY_FILE, 'mesh_policies.yaml'])[0];
+  const serviceFiles = files.manifests();
+  if (serviceFiles.length === 0) {
+    diags.push(diagAt({ file: path.join(dir, SERVICES_DIR), line: 1, col: 1 }, 'error', 'MESH002', `no service manifests found in ${path.join(dir, SERVICES_DIR)}/`, { hint: 'add one services/<name>.yml per service' }));
+  }
+  // The policy file first: it is the largest, and the first jobs start before any worker is up.
+  const rels = [...(policyRel !== undefined ? [policyRel] : []), ...serviceFiles.map((f) => path.join(SERVICES_DIR, f))];
+  const first = policyRel !== undefined ? 1 : 0;
+  let policySrc: SourceFile | undefined;
+  const services: ServiceManifest[] = new Array(serviceFiles.length);
+  // Each file is checked and modelled as soon as it is parsed, while other files are still being parsed.
+  parseAll(rels.map((rel) => files.job(rel, path.join(dir, rel))), opts.parse, (j, src) => {
+    if (j < first) {
+      policySrc = src;
+      ok = schemaOk(src, 'mesh_policies') && ok;
+      return;
+    }
+    if (schemaOk(src, 'service')) services[j - first] = buildService(src, path.join(dir, rels[j]!), settings);
+    else ok = false;
+  });
   // Semantic rules need well-typed input; with schema errors they would only add noise.
   if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
-  const settings = buildSettings(settingsSrc, dir);
-  const services = serviceSrcs.map(([f, src]) => buildService(src, path.join(dir, SERVICES_DIR, f), settings));
   const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);

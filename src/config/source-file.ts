@@ -18,14 +18,38 @@ export const MAX_NESTING = 64;
 /** Real files use a handful of anchors; a billion-laughs bomb needs thousands of expansions. */
 export const MAX_ALIAS_COUNT = 100;
 
+/**
+ * A parsed file as plain data: its value, where each of its nodes sits, and
+ * where its lines start. Plain so that it can cross from a parse worker to
+ * the main thread (src/config/parse-pool.ts) by structured clone; the YAML
+ * document itself stays behind.
+ */
 export interface SourceFile {
   /** Path as shown in diagnostics (relative to the working directory when possible). */
   readonly file: string;
-  readonly doc?: Document.Parsed;
   /** Plain JS value of the document (undefined when it could not be built). */
   readonly value?: unknown;
-  readonly lineCounter: LineCounter;
+  /** Offsets of the document's nodes (present whenever `value` is). */
+  readonly pos?: PosNode;
+  /** Offset at which each line starts (the yaml LineCounter's table). */
+  readonly lineStarts: readonly number[];
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * Where a node of the document sits: [start, end) offsets, and for mappings
+ * and sequences their children. A mapping lists every pair in order (`k[i]`
+ * its key, null for a non-scalar key; `kr[2i], kr[2i+1]` the key's range;
+ * `v[i]` the value, null when it is empty so that positions fall back to the
+ * key). Aliases are leaves: paths do not follow them.
+ */
+export interface PosNode {
+  readonly s: number;
+  readonly e: number;
+  readonly k?: readonly (string | null)[];
+  readonly kr?: readonly number[];
+  readonly v?: readonly (PosNode | null)[];
+  readonly i?: readonly PosNode[];
 }
 
 export function readSourceFile(absPath: string, displayPath: string): SourceFile {
@@ -75,24 +99,59 @@ export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter 
     diagnostics.push(diagAt({ file: displayPath, line: p.line, col: p.col }, 'error', code, firstLine(firstSyntax.message), code === 'MESH015' ? { hint: 'YAML indentation must use spaces, not tabs' } : {}));
   }
   diagnostics.push(...findDuplicateKeys(doc, displayPath, lineCounter));
-  if (diagnostics.length > 0) return { file: displayPath, doc, lineCounter, diagnostics };
+  const lineStarts = lineCounter.lineStarts;
+  if (diagnostics.length > 0) return { file: displayPath, lineStarts, diagnostics };
 
   const nested = checkDepth(doc, displayPath, lineCounter);
-  if (nested) return { file: displayPath, doc, lineCounter, diagnostics: [nested] };
+  if (nested) return { file: displayPath, lineStarts, diagnostics: [nested] };
   try {
     const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     if (value === null || value === undefined) {
-      return { file: displayPath, doc, lineCounter, diagnostics: [diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH006', 'file is empty (no YAML content)')] };
+      return { file: displayPath, lineStarts, diagnostics: [diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH006', 'file is empty (no YAML content)')] };
     }
-    return { file: displayPath, doc, value, lineCounter, diagnostics: [] };
+    return { file: displayPath, value, pos: posTree(doc.contents), lineStarts, diagnostics: [] };
   } catch (err) {
     const alias = firstAliasPos(doc, displayPath, lineCounter);
-    return { file: displayPath, doc, lineCounter, diagnostics: [diagAt(alias, 'error', 'MESH012', `too many alias expansions (limit ${MAX_ALIAS_COUNT}): ${firstLine((err as Error).message)}`, { hint: 'this looks like an alias bomb; write the values out' })] };
+    return { file: displayPath, lineStarts, diagnostics: [diagAt(alias, 'error', 'MESH012', `too many alias expansions (limit ${MAX_ALIAS_COUNT}): ${firstLine((err as Error).message)}`, { hint: 'this looks like an alias bomb; write the values out' })] };
   }
 }
 
 function failed(file: string, lineCounter: LineCounter, d: Diagnostic): SourceFile {
-  return { file, lineCounter, diagnostics: [d] };
+  return { file, lineStarts: lineCounter.lineStarts, diagnostics: [d] };
+}
+
+/** The position tree of a document that passed checkDepth (so the recursion is shallow). */
+function posTree(node: unknown): PosNode {
+  if (isMap(node)) {
+    const k: (string | null)[] = [];
+    const kr: number[] = [];
+    const v: (PosNode | null)[] = [];
+    for (const pair of node.items) {
+      const key = pair.key;
+      const scalarKey = isScalar(key);
+      k.push(scalarKey ? String(key.value) : null);
+      const r = (key as Node | null)?.range;
+      kr.push(r ? r[0] : -1, r ? r[1] : -1);
+      const val = pair.value as Node | null;
+      // `key:` with nothing after it: the empty value has no useful position, the key has.
+      const empty = val === null || (isScalar(val) && val.value === null && val.range !== undefined && val.range !== null && val.range[0] === val.range[1]);
+      v.push(empty ? null : posTree(val));
+    }
+    const r = node.range;
+    return r ? { s: r[0], e: r[1], k, kr, v } : { s: -1, e: -1, k, kr, v };
+  }
+  if (isSeq(node)) {
+    const r = node.range;
+    const i = node.items.map(posTree);
+    return r ? { s: r[0], e: r[1], i } : { s: -1, e: -1, i };
+  }
+  if (isPair(node)) return rangeOf(node.key); // `[a: 1]`: a pair inside a flow sequence; point at its key
+  return rangeOf(node);
+}
+
+function rangeOf(node: unknown): { s: number; e: number } {
+  const r = (node as Node | null)?.range;
+  return r ? { s: r[0], e: r[1] } : { s: -1, e: -1 };
 }
 
 /** Every repeated key of every mapping, at the repeat, in one linear pass. */

@@ -5,42 +5,72 @@
  *   manifest.json                 content hash per node, file and resource
  *   <node>/bootstrap.yaml|json    rendered bootstrap
  *   <node>/<kind>.json            {"//": marker, "version_info": hash, "resources": [...]}
+ *
+ * A node's files depend on that node alone (and the marker), so they can be
+ * produced node by node, on any thread (src/envoy/emit.ts), and assembled here.
  */
 import { textHash } from './hash';
-import { generatedMarker, type CompileResult } from './compile';
+import { generatedMarker, type CompileResult, type NodeOutput } from './compile';
 import { RESOURCE_KINDS, resourceName } from './resources';
-import { stableStringify, stableText } from './stable-json';
+import { indentedJson, stableStringify } from './stable-json';
 import { compareStrings } from '../ir/sort';
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/** What manifest.json says of one node. */
+export interface ManifestEntry {
+  readonly kind: string;
+  readonly bootstrap?: { readonly file: string; readonly hash: string };
+  readonly files: Record<string, string>;
+  readonly resources: Record<string, Record<string, string>>;
+}
+
+export interface NodeFiles {
+  readonly id: string;
+  /** Paths relative to out/, with their text. */
+  readonly files: Array<readonly [string, string]>;
+  readonly entry: ManifestEntry;
+}
+
+export function nodeFiles(node: Pick<NodeOutput, 'id' | 'kind' | 'resources' | 'bootstrap'>, marker: string): NodeFiles {
+  const files: Array<readonly [string, string]> = [];
+  const versions: Record<string, string> = {};
+  const perResource: Record<string, Record<string, string>> = {};
+  const markerJson = JSON.stringify(marker);
+  for (const kind of RESOURCE_KINDS) {
+    // Serialize and hash each resource once, in place in its file (4 spaces: inside "resources"):
+    // this runs for every resource of every node and dominated large builds when done per use.
+    const resources = node.resources[kind].map((r) => {
+      const text = indentedJson(r, '    ');
+      return { name: resourceName(r), text, hash: textHash(text) };
+    });
+    // The xDS version_info of this type for this node: changes iff a resource of the type changes.
+    const version = textHash(resources.map((r) => `${r.name}\0${r.hash}\n`).join(''));
+    versions[`${kind}.json`] = version;
+    perResource[kind] = Object.fromEntries(resources.map((r) => [r.name, r.hash]));
+    // Keys in sorted order: "//" < "resources" < "version_info".
+    const list = resources.length === 0 ? '[]' : `[\n${resources.map((r) => `    ${r.text}`).join(',\n')}\n  ]`;
+    files.push([`${node.id}/${kind}.json`, `{\n  "//": ${markerJson},\n  "resources": ${list},\n  "version_info": ${JSON.stringify(version)}\n}\n`]);
+  }
+  const bootstrap = node.bootstrap ? { file: node.bootstrap.fileName, hash: textHash(node.bootstrap.text) } : undefined;
+  if (node.bootstrap) files.push([`${node.id}/${node.bootstrap.fileName}`, node.bootstrap.text]);
+  return { id: node.id, files, entry: { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource } };
+}
+
+/** Every node's files plus manifest.json, in path order. */
+export function assembleTree(nodes: readonly NodeFiles[], marker: string, meshName: string, sources: readonly string[]): Map<string, string> {
+  const files: Array<readonly [string, string]> = [];
+  const manifestNodes: Record<string, ManifestEntry> = {};
+  for (const n of nodes) {
+    files.push(...n.files);
+    manifestNodes[n.id] = n.entry;
+  }
+  files.push([MANIFEST_FILE, stableStringify({ '//': marker, mesh: meshName, sources, nodes: manifestNodes })]);
+  // Map iteration follows insertion: build it in path order so every consumer sees the same sequence.
+  return new Map(files.sort(([a], [b]) => compareStrings(a, b)));
+}
+
 export function buildOutputTree(result: CompileResult): Map<string, string> {
   const marker = generatedMarker(result.ir.sources);
-  const files = new Map<string, string>();
-  const manifestNodes: Record<string, unknown> = {};
-  for (const node of result.nodes) {
-    const versions: Record<string, string> = {};
-    const perResource: Record<string, Record<string, string>> = {};
-    for (const kind of RESOURCE_KINDS) {
-      // Serialize and hash each resource once, in place in its file (4 spaces: inside "resources"):
-      // this runs for every resource of every node and dominated large builds when done per use.
-      const resources = node.resources[kind].map((r) => {
-        const text = stableText(r, '    ');
-        return { name: resourceName(r), text, hash: textHash(text) };
-      });
-      // The xDS version_info of this type for this node: changes iff a resource of the type changes.
-      const version = textHash(resources.map((r) => `${r.name}\0${r.hash}\n`).join(''));
-      versions[`${kind}.json`] = version;
-      perResource[kind] = Object.fromEntries(resources.map((r) => [r.name, r.hash]));
-      // Keys in sorted order: "//" < "resources" < "version_info".
-      const list = resources.length === 0 ? '[]' : `[\n${resources.map((r) => `    ${r.text}`).join(',\n')}\n  ]`;
-      files.set(`${node.id}/${kind}.json`, `{\n  "//": ${JSON.stringify(marker)},\n  "resources": ${list},\n  "version_info": ${JSON.stringify(version)}\n}\n`);
-    }
-    const bootstrap = node.bootstrap ? { file: node.bootstrap.fileName, hash: textHash(node.bootstrap.text) } : undefined;
-    if (node.bootstrap) files.set(`${node.id}/${node.bootstrap.fileName}`, node.bootstrap.text);
-    manifestNodes[node.id] = { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource };
-  }
-  files.set(MANIFEST_FILE, stableStringify({ '//': marker, mesh: result.ir.meshName, sources: result.ir.sources, nodes: manifestNodes }));
-  // Map iteration follows insertion: rebuild in path order so every consumer sees the same sequence.
-  return new Map([...files.entries()].sort(([a], [b]) => compareStrings(a, b)));
+  return assembleTree(result.nodes.map((n) => nodeFiles(n, marker)), marker, result.ir.meshName, result.ir.sources);
 }

@@ -34,6 +34,52 @@ function compareKeys(a: string, b: string): number {
 }
 
 /**
+ * `JSON.stringify(canonical(value), null, 2)` with every line after the first
+ * indented by `indent`. The sorted copy plus V8's native stringifier is about
+ * 1.5x faster than stableText's one pass in JavaScript; both give the same
+ * bytes (a test compares them).
+ */
+export function indentedJson(value: unknown, indent = ''): string {
+  const copy = sortedCopy(value);
+  // JSON.stringify writes integer-like keys ("10", "9") first in numeric order, whatever the
+  // insertion order: such objects (none in Envoy resources so far) take the one-pass path.
+  if (copy === INDEX_KEY) return stableText(value, indent);
+  const text = JSON.stringify(copy, null, 2);
+  return indent === '' ? text : text.replaceAll('\n', `\n${indent}`);
+}
+
+const INDEX_KEY = Symbol('integer-like key');
+
+/** canonical(), or INDEX_KEY as soon as an object key starts with a digit. */
+function sortedCopy(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const c = v === undefined ? null : sortedCopy(v);
+      if (c === INDEX_KEY) return INDEX_KEY;
+      out[i] = c;
+    }
+    return out;
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort(compareKeys)) {
+      const c0 = key.charCodeAt(0);
+      if (c0 >= 48 && c0 <= 57) return INDEX_KEY;
+      const v = (value as Record<string, unknown>)[key];
+      if (v === undefined) continue;
+      const c = sortedCopy(v);
+      if (c === INDEX_KEY) return INDEX_KEY;
+      out[key] = c;
+    }
+    return out;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`stableStringify: non-finite number ${value}`);
+  return value;
+}
+
+/**
  * The same text as `JSON.stringify(canonical(value), null, 2)` with every line
  * after the first indented by `indent`, written in one pass without building
  * the sorted copy: the output tree serializes every resource of every node,

@@ -4,7 +4,7 @@
  * with the cross-references Envoy enforces at load.
  */
 import type { Diagnostic } from '../diag/diagnostic';
-import type { CompileResult } from '../envoy/compile';
+import type { CompileResult, NodeOutput } from '../envoy/compile';
 import { validateNodeConfig, type ValidationCache } from '../validate/validate';
 
 export interface ValidateCompiledOptions {
@@ -14,14 +14,15 @@ export interface ValidateCompiledOptions {
 }
 
 export function validateCompiled(compiled: CompileResult, opts: ValidateCompiledOptions = {}): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const node of compiled.nodes) {
-    // gRPC bootstraps are not Envoy Bootstrap messages; the compiler checks them against grpc-js-xds's rules.
-    const bootstrap = node.kind === 'envoy' && node.bootstrap ? node.bootstrap.value : undefined;
-    const found = validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/`, ...opts });
-    out.push(...(node.kind === 'grpc' ? found.filter((d) => !isExpectedForGrpc(d)) : found));
-  }
-  return out;
+  return compiled.nodes.flatMap((node) => validateNodeOutput(node, opts));
+}
+
+/** One node's resources and Envoy bootstrap; nodes are independent (src/envoy/emit.ts runs this per thread). */
+export function validateNodeOutput(node: Pick<NodeOutput, 'id' | 'kind' | 'resources' | 'bootstrap'>, opts: ValidateCompiledOptions = {}): Diagnostic[] {
+  // gRPC bootstraps are not Envoy Bootstrap messages; the compiler checks them against grpc-js-xds's rules.
+  const bootstrap = node.kind === 'envoy' && node.bootstrap ? node.bootstrap.value : undefined;
+  const found = validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/`, ...opts });
+  return node.kind === 'grpc' ? found.filter((d) => !isExpectedForGrpc(d)) : found;
 }
 
 /**

@@ -9,12 +9,17 @@ import * as path from 'node:path';
 import { UserError } from '../diag/errors';
 import { containsKeyMaterial } from '../pki/fs-secure';
 
-export type FileTree = ReadonlyMap<string, string>;
+/** Path (relative, '/'-separated) -> content: text, or UTF-8 bytes (src/envoy/emit.ts). */
+export type FileTree = ReadonlyMap<string, string | Uint8Array>;
+
+function asBuffer(content: string | Uint8Array): Buffer {
+  return typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+}
 
 /** Key material must never reach the build output (it is reviewed and committed): same test as the PKI store scan. */
 export function assertNoKeyMaterialInTree(tree: FileTree): void {
   for (const [rel, text] of tree) {
-    if (containsKeyMaterial(text)) throw new UserError('MESH090', `refusing to write ${rel}: it contains private key material, which never goes under the build output`);
+    if (containsKeyMaterial(typeof text === 'string' ? text : asBuffer(text))) throw new UserError('MESH090', `refusing to write ${rel}: it contains private key material, which never goes under the build output`);
   }
 }
 
@@ -37,9 +42,14 @@ export function writeTreeAtomically(outDir: string, tree: FileTree): void {
   }
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
   try {
+    const made = new Set<string>();
     for (const [rel, text] of tree) {
       const file = path.join(tmp, rel);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const folder = path.dirname(file);
+      if (!made.has(folder)) {
+        fs.mkdirSync(folder, { recursive: true });
+        made.add(folder);
+      }
       fs.writeFileSync(file, text);
     }
     swapInto(tmp, target);
@@ -91,6 +101,7 @@ export function diffTree(expected: FileTree, dir: string): TreeDiff {
   const actual = readTree(dir);
   const added = [...expected.keys()].filter((k) => !actual.has(k)).sort();
   const removed = [...actual.keys()].filter((k) => !expected.has(k)).sort();
-  const changed = [...expected.keys()].filter((k) => actual.has(k) && actual.get(k) !== expected.get(k)).sort();
+  const same = (want: string | Uint8Array, have: string): boolean => (typeof want === 'string' ? want === have : asBuffer(want).equals(Buffer.from(have, 'utf8')));
+  const changed = [...expected.keys()].filter((k) => actual.has(k) && !same(expected.get(k)!, actual.get(k)!)).sort();
   return { added, removed, changed };
 }

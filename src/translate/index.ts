@@ -54,15 +54,18 @@ export interface TranslateResult {
 export function translateMesh(model: MeshModel, opts: TranslateOptions = {}, only?: (service: ServiceManifest) => boolean): TranslateResult {
   const ctx = buildContext(model, opts);
   const services = only ? model.services.filter(only) : model.services;
-  const nodes: NodeIR[] = sortedBy(services, (s) => s.name).map((svc) => {
-    const draft = newDraft(svc, ctx.policies.get(svc.name));
-    for (const p of PROCESSORS) p.run(ctx, draft);
-    return finalizeNode(draft);
-  });
+  const nodes: NodeIR[] = sortedBy(services, (s) => s.name).map((svc) => translateNode(ctx, svc));
   return {
     ir: { meshName: model.settings.name, trustDomain: model.settings.trustDomain, sources: sourcesOf(model), nodes },
     diagnostics: [],
   };
+}
+
+/** One service's node: every processor in order, then sorted (finalize). Nodes are independent. */
+export function translateNode(ctx: TranslateContext, svc: ServiceManifest): NodeIR {
+  const draft = newDraft(svc, ctx.policies.get(svc.name));
+  for (const p of PROCESSORS) p.run(ctx, draft);
+  return finalizeNode(draft);
 }
 
 /** Every gap of every proxyless gRPC node, for the lint (MESH070). Sorted by service, policy, target. */
@@ -88,5 +91,6 @@ export function sourcesOf(model: MeshModel): string[] {
   return uniqueSorted(files.map((f) => path.relative(model.displayDir, f).split(path.sep).join('/')));
 }
 
-export type { TranslateOptions } from './context';
+export type { TranslateContext, TranslateOptions } from './context';
+export { buildContext } from './context';
 export { GRPC_REQUIRED_ENV } from './grpc-gaps';

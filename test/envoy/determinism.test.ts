@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildOutputTree, compileMesh, stableStringify, textHash } from '../../src/envoy';
-import { canonical, stableText } from '../../src/envoy/stable-json';
+import { canonical, indentedJson, stableText } from '../../src/envoy/stable-json';
 import { ceqModel } from '../translate/fixture-model';
 import { grpcModel } from '../translate/fixture-grpc';
 import { shuffled } from '../translate/helpers';
@@ -90,4 +90,19 @@ test('stableText writes exactly what canonical JSON.stringify writes, at any ind
     assert.equal(stableText(v), expected);
     assert.equal(stableText(v, '    '), expected.split('\n').join('\n    '));
   }
+});
+
+test('indentedJson (native stringify of the sorted copy) writes what stableText writes', () => {
+  // Integer-like keys: JSON.stringify would put "10" and "9" first, in numeric order; sorting puts "10" < "9" < "a".
+  const samples: unknown[] = [{ z: [1, { y: 'q"\\\n', x: [] }, null], a: {}, u: undefined }, { b: { '9': 1, a: 2, '10': 3 } }, [undefined, { k: [[]] }], 'x', 0];
+  for (const v of samples) {
+    assert.equal(indentedJson(v), stableText(v));
+    assert.equal(indentedJson(v, '    '), stableText(v, '    '));
+  }
+  for (const model of [ceqModel, grpcModel]) {
+    for (const node of compileMesh(model(), { pkiDir: PKI_DIR }).nodes) {
+      for (const list of Object.values(node.resources)) for (const r of list) assert.equal(indentedJson(r, '    '), stableText(r, '    '));
+    }
+  }
+  assert.throws(() => indentedJson({ x: Number.NaN }));
 });

@@ -1,0 +1,137 @@
+/**
+ * model -> the out/ tree, node by node, on every core: what `mesh build`
+ * runs. Each node goes translate -> bootstrap -> resources -> (validate) ->
+ * files, and is dropped once its files are written: a 10,000-service build
+ * holding every node's resources at once spent more time in GC than in work.
+ *
+ * Nodes are independent, so worker threads (src/util/sync-pool.ts) take
+ * chunks of them. Each worker gets the model as JSON text (one string copies
+ * fast; a structured clone of 300,000 position objects took over a second)
+ * and sends back file texts. The bytes do not depend on which thread made
+ * them: compileMesh + buildOutputTree make the same tree (a test compares).
+ */
+import * as path from 'node:path';
+import type { Diagnostic } from '../diag/diagnostic';
+import type { MeshModel, ServiceManifest } from '../model/types';
+import { validateNodeOutput } from '../output/validate-output';
+import { buildContext, sourcesOf, translateNode, type TranslateContext } from '../translate';
+import { compareStrings } from '../ir/sort';
+import { defaultWorkers, runPool } from '../util/sync-pool';
+import { renderBootstrap } from './bootstrap';
+import { generatedMarker, type CompileOptions } from './compile';
+import { assembleTree, nodeFiles, type NodeFiles } from './output';
+import { buildNodeResources } from './resources';
+
+export interface EmitOptions extends CompileOptions {
+  /** Check every node against the Envoy API protos as it is made (what `mesh build` does). */
+  readonly validate?: boolean;
+  /** Worker threads besides the calling one. Default: one per spare core (MESH_THREADS overrides). */
+  readonly workers?: number;
+  /** The worker script (tests point it elsewhere to check the fallback). */
+  readonly workerFile?: string;
+  /** false: workers make every node (tests of the worker path). */
+  readonly callerTakesJobs?: boolean;
+}
+
+export interface EmitResult {
+  /**
+   * Path -> UTF-8 bytes. Bytes, not strings: 360 MB of strings built up on
+   * the calling thread were copied by every scavenge and made GC the largest
+   * cost of a 10,000-service build; buffers live outside the JS heap.
+   */
+  readonly tree: Map<string, Uint8Array>;
+  /** Template and validation findings, in node order. */
+  readonly diagnostics: Diagnostic[];
+  readonly nodes: number;
+  /** Nodes made by worker threads (the rest by the calling thread). */
+  readonly byWorkers: number;
+}
+
+/** Below this many nodes a worker's start-up and the model's copy cost more than they save. */
+export const MIN_NODES_FOR_WORKERS = 200;
+
+/** One node's files packed into one buffer (transferred whole from a worker). */
+interface NodeJobResult {
+  readonly id: string;
+  readonly entry: NodeFiles['entry'];
+  readonly paths: string[];
+  /** Byte offset of each file in `bytes`, plus the end. */
+  readonly offsets: number[];
+  readonly bytes: Uint8Array;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** What a worker needs to make any node: the model as JSON, and the options. */
+interface EmitInit {
+  readonly model: string;
+  readonly opts: EmitOptions;
+}
+
+export function emitTree(model: MeshModel, opts: EmitOptions = {}): EmitResult {
+  const sources = sourcesOf(model);
+  const marker = generatedMarker(sources);
+  const services = sortedServices(model);
+  const workers = services.length >= MIN_NODES_FOR_WORKERS ? (opts.workers ?? defaultWorkers()) : 0;
+  const run = nodeRunner(model, opts);
+  const results: NodeJobResult[] = new Array(services.length);
+  const stats = runPool<NodeJobResult>({
+    total: services.length,
+    chunk: 8,
+    workers,
+    script: opts.workerFile ?? path.join(__dirname, 'emit-worker.js'),
+    init: workers > 0 ? ({ model: JSON.stringify(model), opts: { ...opts, workers: 0 } } satisfies EmitInit) : undefined,
+    local: run,
+    take: (j, r) => (results[j] = r),
+    ...(opts.callerTakesJobs === false ? { callerTakesJobs: false } : {}),
+  });
+  const files: Array<readonly [string, Uint8Array]> = [];
+  const entries: NodeFiles[] = [];
+  for (const r of results) {
+    r.paths.forEach((p, i) => files.push([p, r.bytes.subarray(r.offsets[i], r.offsets[i + 1])]));
+    entries.push({ id: r.id, entry: r.entry, files: [] });
+  }
+  // manifest.json is the only file made here; assembleTree decides it and the order.
+  for (const [p, text] of assembleTree(entries, marker, model.settings.name, sources)) files.push([p, Buffer.from(text, 'utf8')]);
+  files.sort(([a], [b]) => compareStrings(a, b));
+  return { tree: new Map(files), diagnostics: results.flatMap((r) => r.diagnostics), nodes: services.length, byWorkers: stats.byWorkers };
+}
+
+/** The job runner of a thread: job j is the j-th service by name. */
+export function nodeRunner(model: MeshModel, opts: EmitOptions): (j: number) => NodeJobResult {
+  const ctx: TranslateContext = buildContext(model, opts);
+  const services = sortedServices(model);
+  const marker = generatedMarker(sourcesOf(model));
+  return (j) => {
+    const ir = translateNode(ctx, services[j]!);
+    const boot = opts.bootstraps === false ? { diagnostics: [] } : renderBootstrap(ir, marker, model.settings.name, opts);
+    const node = { id: ir.id, kind: ir.kind, resources: buildNodeResources(ir), ...(boot.bootstrap ? { bootstrap: boot.bootstrap } : {}) };
+    const diagnostics = [...boot.diagnostics, ...(opts.validate ? validateNodeOutput(node) : [])];
+    return { ...pack(nodeFiles(node, marker)), diagnostics };
+  };
+}
+
+const encoder = new TextEncoder();
+
+function pack(n: NodeFiles): Omit<NodeJobResult, 'diagnostics'> {
+  const offsets = [0];
+  for (const [, text] of n.files) offsets.push(offsets[offsets.length - 1]! + Buffer.byteLength(text, 'utf8'));
+  // Its own ArrayBuffer (not Buffer's shared pool), so that it can be transferred.
+  const bytes = new Uint8Array(offsets[offsets.length - 1]!);
+  n.files.forEach(([, text], i) => encoder.encodeInto(text, bytes.subarray(offsets[i])));
+  return { id: n.id, entry: n.entry, paths: n.files.map(([p]) => p), offsets, bytes };
+}
+
+/** The buffers a result owns (emit-worker.ts transfers them). */
+export function resultBuffers(r: NodeJobResult): ArrayBuffer[] {
+  return [r.bytes.buffer as ArrayBuffer];
+}
+
+/** The worker side's setup (emit-worker.ts). */
+export function workerRunner(init: unknown): (j: number) => NodeJobResult {
+  const { model, opts } = init as EmitInit;
+  return nodeRunner(JSON.parse(model) as MeshModel, opts);
+}
+
+function sortedServices(model: MeshModel): ServiceManifest[] {
+  return [...model.services].sort((a, b) => compareStrings(a.name, b.name));
+}
