@@ -15,11 +15,11 @@ import type { Diagnostic } from '../diag/diagnostic';
 import type { MeshModel, ServiceManifest } from '../model/types';
 import { validateNodeOutput } from '../output/validate-output';
 import { buildContext, sourcesOf, translateNode, type TranslateContext } from '../translate';
-import { compareStrings } from '../ir/sort';
+import { sortedBy } from '../ir/sort';
 import { defaultWorkers, runPool } from '../util/sync-pool';
 import { renderBootstrap } from './bootstrap';
 import { generatedMarker, type CompileOptions } from './compile';
-import { assembleTree, nodeFiles, type NodeFiles } from './output';
+import { MANIFEST_FILE, manifestText, nodeFiles, sortedByPath, type NodeFiles } from './output';
 import { buildNodeResources } from './resources';
 
 export interface EmitOptions extends CompileOptions {
@@ -68,46 +68,54 @@ interface EmitInit {
 }
 
 export function emitTree(model: MeshModel, opts: EmitOptions = {}): EmitResult {
-  const sources = sourcesOf(model);
-  const marker = generatedMarker(sources);
-  const services = sortedServices(model);
-  const workers = services.length >= MIN_NODES_FOR_WORKERS ? (opts.workers ?? defaultWorkers()) : 0;
-  const run = nodeRunner(model, opts);
-  const results: NodeJobResult[] = new Array(services.length);
+  const runner = nodeRunner(model, opts);
+  const total = runner.services.length;
+  const workers = total >= MIN_NODES_FOR_WORKERS ? (opts.workers ?? defaultWorkers()) : 0;
+  const results: NodeJobResult[] = new Array(total);
   const stats = runPool<NodeJobResult>({
-    total: services.length,
+    total,
     chunk: 8,
     workers,
     script: opts.workerFile ?? path.join(__dirname, 'emit-worker.js'),
     init: workers > 0 ? ({ model: JSON.stringify(model), opts: { ...opts, workers: 0 } } satisfies EmitInit) : undefined,
-    local: run,
+    local: runner.run,
     take: (j, r) => (results[j] = r),
     ...(opts.callerTakesJobs === false ? { callerTakesJobs: false } : {}),
   });
   const files: Array<readonly [string, Uint8Array]> = [];
-  const entries: NodeFiles[] = [];
-  for (const r of results) {
-    r.paths.forEach((p, i) => files.push([p, r.bytes.subarray(r.offsets[i], r.offsets[i + 1])]));
-    entries.push({ id: r.id, entry: r.entry, files: [] });
-  }
-  // manifest.json is the only file made here; assembleTree decides it and the order.
-  for (const [p, text] of assembleTree(entries, marker, model.settings.name, sources)) files.push([p, Buffer.from(text, 'utf8')]);
-  files.sort(([a], [b]) => compareStrings(a, b));
-  return { tree: new Map(files), diagnostics: results.flatMap((r) => r.diagnostics), nodes: services.length, byWorkers: stats.byWorkers };
+  for (const r of results) r.paths.forEach((p, i) => files.push([p, r.bytes.subarray(r.offsets[i], r.offsets[i + 1])]));
+  files.push([MANIFEST_FILE, Buffer.from(manifestText(results, runner.marker, model.settings.name, runner.sources), 'utf8')]);
+  return { tree: new Map(sortedByPath(files)), diagnostics: results.flatMap((r) => r.diagnostics), nodes: total, byWorkers: stats.byWorkers };
 }
 
-/** The job runner of a thread: job j is the j-th service by name. */
-export function nodeRunner(model: MeshModel, opts: EmitOptions): (j: number) => NodeJobResult {
+interface NodeRunner {
+  /** The services in node order (by name): job j is services[j]. */
+  readonly services: readonly ServiceManifest[];
+  readonly sources: string[];
+  readonly marker: string;
+  readonly run: (j: number) => NodeJobResult;
+}
+
+/** What a thread needs to make any node of the mesh. */
+export function nodeRunner(model: MeshModel, opts: EmitOptions): NodeRunner {
   const ctx: TranslateContext = buildContext(model, opts);
-  const services = sortedServices(model);
-  const marker = generatedMarker(sourcesOf(model));
-  return (j) => {
+  const services = sortedBy(model.services, (s) => s.name); // the order translateMesh uses
+  const sources = sourcesOf(model);
+  const marker = generatedMarker(sources);
+  const run = (j: number): NodeJobResult => {
     const ir = translateNode(ctx, services[j]!);
     const boot = opts.bootstraps === false ? { diagnostics: [] } : renderBootstrap(ir, marker, model.settings.name, opts);
     const node = { id: ir.id, kind: ir.kind, resources: buildNodeResources(ir), ...(boot.bootstrap ? { bootstrap: boot.bootstrap } : {}) };
     const diagnostics = [...boot.diagnostics, ...(opts.validate ? validateNodeOutput(node) : [])];
     return { ...pack(nodeFiles(node, marker)), diagnostics };
   };
+  return { services, sources, marker, run };
+}
+
+/** The worker side's setup (emit-worker.ts). */
+export function workerRunner(init: unknown): (j: number) => NodeJobResult {
+  const { model, opts } = init as EmitInit;
+  return nodeRunner(JSON.parse(model) as MeshModel, opts).run;
 }
 
 const encoder = new TextEncoder();
@@ -124,14 +132,4 @@ function pack(n: NodeFiles): Omit<NodeJobResult, 'diagnostics'> {
 /** The buffers a result owns (emit-worker.ts transfers them). */
 export function resultBuffers(r: NodeJobResult): ArrayBuffer[] {
   return [r.bytes.buffer as ArrayBuffer];
-}
-
-/** The worker side's setup (emit-worker.ts). */
-export function workerRunner(init: unknown): (j: number) => NodeJobResult {
-  const { model, opts } = init as EmitInit;
-  return nodeRunner(JSON.parse(model) as MeshModel, opts);
-}
-
-function sortedServices(model: MeshModel): ServiceManifest[] {
-  return [...model.services].sort((a, b) => compareStrings(a.name, b.name));
 }

@@ -57,17 +57,23 @@ export function nodeFiles(node: Pick<NodeOutput, 'id' | 'kind' | 'resources' | '
   return { id: node.id, files, entry: { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource } };
 }
 
+/** manifest.json: every node's entry. */
+export function manifestText(nodes: ReadonlyArray<Pick<NodeFiles, 'id' | 'entry'>>, marker: string, meshName: string, sources: readonly string[]): string {
+  const manifestNodes: Record<string, ManifestEntry> = {};
+  for (const n of nodes) manifestNodes[n.id] = n.entry;
+  return stableStringify({ '//': marker, mesh: meshName, sources, nodes: manifestNodes });
+}
+
 /** Every node's files plus manifest.json, in path order. */
 export function assembleTree(nodes: readonly NodeFiles[], marker: string, meshName: string, sources: readonly string[]): Map<string, string> {
-  const files: Array<readonly [string, string]> = [];
-  const manifestNodes: Record<string, ManifestEntry> = {};
-  for (const n of nodes) {
-    files.push(...n.files);
-    manifestNodes[n.id] = n.entry;
-  }
-  files.push([MANIFEST_FILE, stableStringify({ '//': marker, mesh: meshName, sources, nodes: manifestNodes })]);
-  // Map iteration follows insertion: build it in path order so every consumer sees the same sequence.
-  return new Map(files.sort(([a], [b]) => compareStrings(a, b)));
+  const files: Array<readonly [string, string]> = nodes.flatMap((n) => n.files);
+  files.push([MANIFEST_FILE, manifestText(nodes, marker, meshName, sources)]);
+  return new Map(sortedByPath(files));
+}
+
+/** Map iteration follows insertion: trees are built in path order so every consumer sees the same sequence. */
+export function sortedByPath<T>(files: Array<readonly [string, T]>): Array<readonly [string, T]> {
+  return files.sort(([a], [b]) => compareStrings(a, b));
 }
 
 export function buildOutputTree(result: CompileResult): Map<string, string> {

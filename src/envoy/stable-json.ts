@@ -16,12 +16,33 @@ export function stableStringify(value: unknown): string {
 
 /** A copy with every object's keys in sorted order; undefined members dropped (as JSON.stringify does). */
 export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : canonical(v)));
+  return sortedCopy(value, false);
+}
+
+const INDEX_KEY = Symbol('integer-like key');
+
+/** canonical(); with `stopAtIndexKey`, INDEX_KEY as soon as an object key starts with a digit. */
+function sortedCopy(value: unknown, stopAtIndexKey: boolean): unknown {
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const c = v === undefined ? null : sortedCopy(v, stopAtIndexKey);
+      if (c === INDEX_KEY) return INDEX_KEY;
+      out[i] = c;
+    }
+    return out;
+  }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort(compareKeys)) {
+      const c0 = key.charCodeAt(0);
+      if (stopAtIndexKey && c0 >= 48 && c0 <= 57) return INDEX_KEY;
       const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = canonical(v);
+      if (v === undefined) continue;
+      const c = sortedCopy(v, stopAtIndexKey);
+      if (c === INDEX_KEY) return INDEX_KEY;
+      out[key] = c;
     }
     return out;
   }
@@ -40,43 +61,12 @@ function compareKeys(a: string, b: string): number {
  * bytes (a test compares them).
  */
 export function indentedJson(value: unknown, indent = ''): string {
-  const copy = sortedCopy(value);
+  const copy = sortedCopy(value, true);
   // JSON.stringify writes integer-like keys ("10", "9") first in numeric order, whatever the
   // insertion order: such objects (none in Envoy resources so far) take the one-pass path.
   if (copy === INDEX_KEY) return stableText(value, indent);
   const text = JSON.stringify(copy, null, 2);
   return indent === '' ? text : text.replaceAll('\n', `\n${indent}`);
-}
-
-const INDEX_KEY = Symbol('integer-like key');
-
-/** canonical(), or INDEX_KEY as soon as an object key starts with a digit. */
-function sortedCopy(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const v: unknown = value[i];
-      const c = v === undefined ? null : sortedCopy(v);
-      if (c === INDEX_KEY) return INDEX_KEY;
-      out[i] = c;
-    }
-    return out;
-  }
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort(compareKeys)) {
-      const c0 = key.charCodeAt(0);
-      if (c0 >= 48 && c0 <= 57) return INDEX_KEY;
-      const v = (value as Record<string, unknown>)[key];
-      if (v === undefined) continue;
-      const c = sortedCopy(v);
-      if (c === INDEX_KEY) return INDEX_KEY;
-      out[key] = c;
-    }
-    return out;
-  }
-  if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`stableStringify: non-finite number ${value}`);
-  return value;
 }
 
 /**
