@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
+import { fastParse } from './fast-yaml';
 
 /**
  * Manifests are small and the policy file of a 10,000-service mesh is about
@@ -74,8 +75,22 @@ export function readSourceFileTooLarge(displayPath: string, size: number): Sourc
 export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter = new LineCounter()): SourceFile {
   const text = decodeUtf8(bytes, displayPath, lineCounter);
   if (typeof text !== 'string') return failed(displayPath, lineCounter, text);
+  return parseYamlText(text, displayPath);
+}
+
+/**
+ * Decoded text to a SourceFile. Plain files take the fast reader
+ * (src/config/fast-yaml.ts), which gives the same result as the yaml package;
+ * `fast: false` forces the yaml package (the tests compare the two).
+ */
+export function parseYamlText(text: string, displayPath: string, opts: { fast?: boolean } = {}): SourceFile {
+  const lineCounter = new LineCounter();
   if (text.trim() === '') {
     return failed(displayPath, lineCounter, diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH006', 'file is empty (no YAML content)', { hint: 'add the mapping this file should hold, or delete the file' }));
+  }
+  if (opts.fast !== false) {
+    const fast = fastParse(text);
+    if (fast) return { file: displayPath, value: fast.value, pos: fast.pos, lineStarts: fast.lineStarts, diagnostics: [] };
   }
   const deep = findDeepFlowNesting(text, displayPath);
   if (deep) return failed(displayPath, lineCounter, deep);

@@ -53,7 +53,7 @@ export const MIN_NODES_FOR_WORKERS = 200;
 /** One node's files packed into one buffer (transferred whole from a worker). */
 interface NodeJobResult {
   readonly id: string;
-  readonly entry: NodeFiles['entry'];
+  readonly entryText: string;
   readonly paths: string[];
   /** Byte offset of each file in `bytes`, plus the end. */
   readonly offsets: number[];
@@ -126,7 +126,7 @@ function pack(n: NodeFiles): Omit<NodeJobResult, 'diagnostics'> {
   // Its own ArrayBuffer (not Buffer's shared pool), so that it can be transferred.
   const bytes = new Uint8Array(offsets[offsets.length - 1]!);
   n.files.forEach(([, text], i) => encoder.encodeInto(text, bytes.subarray(offsets[i])));
-  return { id: n.id, entry: n.entry, paths: n.files.map(([p]) => p), offsets, bytes };
+  return { id: n.id, entryText: n.entryText, paths: n.files.map(([p]) => p), offsets, bytes };
 }
 
 /** The buffers a result owns (emit-worker.ts transfers them). */

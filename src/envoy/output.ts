@@ -12,7 +12,7 @@
 import { textHash } from './hash';
 import { generatedMarker, type CompileResult, type NodeOutput } from './compile';
 import { RESOURCE_KINDS, resourceName } from './resources';
-import { indentedJson, stableStringify } from './stable-json';
+import { indentedJson, stableText } from './stable-json';
 import { compareStrings } from '../ir/sort';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -30,6 +30,8 @@ export interface NodeFiles {
   /** Paths relative to out/, with their text. */
   readonly files: Array<readonly [string, string]>;
   readonly entry: ManifestEntry;
+  /** `entry` as it stands in manifest.json (made with the node, on the node's thread). */
+  readonly entryText: string;
 }
 
 export function nodeFiles(node: Pick<NodeOutput, 'id' | 'kind' | 'resources' | 'bootstrap'>, marker: string): NodeFiles {
@@ -54,14 +56,28 @@ export function nodeFiles(node: Pick<NodeOutput, 'id' | 'kind' | 'resources' | '
   }
   const bootstrap = node.bootstrap ? { file: node.bootstrap.fileName, hash: textHash(node.bootstrap.text) } : undefined;
   if (node.bootstrap) files.push([`${node.id}/${node.bootstrap.fileName}`, node.bootstrap.text]);
-  return { id: node.id, files, entry: { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource } };
+  const entry: ManifestEntry = { kind: node.kind, ...(bootstrap ? { bootstrap } : {}), files: versions, resources: perResource };
+  return { id: node.id, files, entry, entryText: indentedJson(entry, '    ') };
 }
 
-/** manifest.json: every node's entry. */
-export function manifestText(nodes: ReadonlyArray<Pick<NodeFiles, 'id' | 'entry'>>, marker: string, meshName: string, sources: readonly string[]): string {
+/**
+ * manifest.json: every node's entry. The same text as `manifestObject`
+ * through stableStringify (a test compares), put together from the entries'
+ * own texts: serializing 10,000 entries here, on one thread, after every
+ * node was made took 0.7 s.
+ */
+export function manifestText(nodes: ReadonlyArray<Pick<NodeFiles, 'id' | 'entryText'>>, marker: string, meshName: string, sources: readonly string[]): string {
+  // Keys in sorted order: "//" < "mesh" < "nodes" < "sources"; nodes by id.
+  const sorted = [...nodes].sort((a, b) => compareStrings(a.id, b.id));
+  const entries = sorted.length === 0 ? '{}' : `{\n${sorted.map((n) => `    ${JSON.stringify(n.id)}: ${n.entryText}`).join(',\n')}\n  }`;
+  return `{\n  "//": ${JSON.stringify(marker)},\n  "mesh": ${JSON.stringify(meshName)},\n  "nodes": ${entries},\n  "sources": ${stableText(sources, '  ')}\n}\n`;
+}
+
+/** manifest.json as an object (what manifestText writes). */
+export function manifestObject(nodes: ReadonlyArray<Pick<NodeFiles, 'id' | 'entry'>>, marker: string, meshName: string, sources: readonly string[]): unknown {
   const manifestNodes: Record<string, ManifestEntry> = {};
   for (const n of nodes) manifestNodes[n.id] = n.entry;
-  return stableStringify({ '//': marker, mesh: meshName, sources, nodes: manifestNodes });
+  return { '//': marker, mesh: meshName, sources, nodes: manifestNodes };
 }
 
 /** Every node's files plus manifest.json, in path order. */

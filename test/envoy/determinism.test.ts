@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildOutputTree, compileMesh, stableStringify, textHash } from '../../src/envoy';
 import { canonical, indentedJson, stableText } from '../../src/envoy/stable-json';
+import { generatedMarker } from '../../src/envoy/compile';
+import { manifestObject, manifestText, nodeFiles } from '../../src/envoy/output';
 import { ceqModel } from '../translate/fixture-model';
 import { grpcModel } from '../translate/fixture-grpc';
 import { shuffled } from '../translate/helpers';
@@ -105,4 +107,44 @@ test('indentedJson (native stringify of the sorted copy) writes what stableText 
     }
   }
   assert.throws(() => indentedJson({ x: Number.NaN }));
+  assert.throws(() => indentedJson([{ a: { b: Number.NEGATIVE_INFINITY } }], '  '));
+});
+
+test('indentedJson copies only what is out of order, and never changes its input', () => {
+  // Sorted parents over an unsorted child, an undefined member deep down, sorted siblings shared twice.
+  const shared = { a: 1, b: [1, 2] };
+  const samples: unknown[] = [
+    { a: { z: 1, y: 2 }, b: shared, c: shared },
+    { a: [{ b: 1, a: undefined }], b: { c: { e: 1, d: [undefined] } } },
+    { a: 1, b: { c: 2 } },
+    [[], {}, [{ y: 1, x: 2 }]],
+  ];
+  for (const v of samples) {
+    const before = JSON.stringify(v);
+    for (const indent of ['', '  ', '    ', '      ', ' ']) assert.equal(indentedJson(v, indent), stableText(v, indent), `indent ${JSON.stringify(indent)}`);
+    assert.equal(JSON.stringify(v), before, 'input unchanged');
+    const c = canonical(v);
+    assert.equal(JSON.stringify(c), JSON.stringify(JSON.parse(stableText(v))), 'canonical() has sorted keys at every depth');
+  }
+  // An object already in canonical form comes back as it is (nothing copied).
+  const sorted = { a: { b: [1, { c: 2 }] }, d: 'x' };
+  assert.equal(canonical(sorted), sorted);
+  const unsorted = { d: 'x', a: sorted.a };
+  const copy = canonical(unsorted) as Record<string, unknown>;
+  assert.notEqual(copy, unsorted);
+  assert.equal(copy.a, sorted.a, 'a sorted member is shared, not copied');
+});
+
+test('manifest.json: the text put together from entry texts is the canonical JSON of the manifest', () => {
+  for (const model of [ceqModel, grpcModel]) {
+    const result = compileMesh(model(), { pkiDir: PKI_DIR });
+    const marker = generatedMarker(result.ir.sources);
+    const nodes = result.nodes.map((n) => nodeFiles(n, marker));
+    const expected = stableStringify(manifestObject(nodes, marker, result.ir.meshName, result.ir.sources));
+    assert.equal(manifestText(nodes, marker, result.ir.meshName, result.ir.sources), expected);
+    // In any order given, and for ids a JSON writer would reorder (digit-leading).
+    const renamed = nodes.map((n, i) => ({ ...n, id: i === 0 ? `${10 + i}x` : i === 1 ? '9' : n.id }));
+    assert.equal(manifestText([...renamed].reverse(), marker, 'm', []), stableStringify(manifestObject(renamed, marker, 'm', [])));
+  }
+  assert.equal(manifestText([], 'mk', 'm', []), stableStringify({ '//': 'mk', mesh: 'm', nodes: {}, sources: [] }));
 });
