@@ -96,7 +96,7 @@ class MessageChecker {
         return undefined; // any JSON value, null included
     }
     if (!isObject(value)) return this.expect(false, `an object (${type.name})`, value, path);
-    this.fields(type, value, path, depth, new Set());
+    this.fields(type, value, path, depth, undefined);
     this.opts.onMessage?.(name, value, path);
     return undefined;
   }
@@ -139,7 +139,7 @@ class MessageChecker {
       this.onlyKeys(value, ['@type', 'value'], path);
       this.message(inner, value['value'], [...path, 'value'], depth + 1);
     } else {
-      this.fields(inner, value, path, depth + 1, new Set(['@type']));
+      this.fields(inner, value, path, depth + 1, '@type');
       this.opts.onMessage?.(innerName, value, path);
       if (TYPED_STRUCTS.includes(innerName)) this.typedStruct(value, path, depth);
     }
@@ -165,16 +165,24 @@ class MessageChecker {
   }
 
   /** The fields of a plain message: keys first (unknown, duplicate, oneof), then each field with its rules. */
-  private fields(type: protobuf.Type, obj: JsonObject, path: JsonPath, depth: number, skip: ReadonlySet<string>): void {
+  private fields(type: protobuf.Type, obj: JsonObject, path: JsonPath, depth: number, skip: string | undefined): void {
     const given = this.matchKeys(type, obj, path, skip);
-    for (const field of type.fieldsArray) {
+    // In declaration order, the set fields and the unset ones that may break a rule: most of an
+    // Envoy message's fields are unset and carry none, and are not looked at.
+    // What an unset field breaks does not depend on the value: it was worked out once (planOf).
+    const plan = planOf(type);
+    const visit: protobuf.Field[] = [];
+    for (const field of given.keys()) visit.push(field);
+    for (const field of plan.absentReports.keys()) if (!given.has(field)) visit.push(field);
+    if (visit.length > 1) visit.sort((a, b) => plan.order.get(a)! - plan.order.get(b)!);
+    for (const field of visit) {
       const entry = given.get(field);
-      if (entry === undefined) this.absent(type, field, path);
+      if (entry === undefined) for (const f of plan.absentReports.get(field)!) this.findings.push({ ...f, path: [...path, ...f.path] });
       else this.present(type, field, entry.value, [...path, entry.key], depth);
     }
-    for (const oneof of type.oneofsArray) {
+    for (const oneof of plan.requiredOneofs) {
       const set = oneof.fieldsArray.some((f) => given.has(f));
-      if (!set && pgv.isOneofRequired(oneof)) {
+      if (!set) {
         const names = oneof.fieldsArray.map((f) => f.name).join(', ');
         this.findings.push(error(C.PGV_ONEOF_REQUIRED, path, `${type.name}: exactly one of [${names}] must be set (oneof ${oneof.name})`));
       }
@@ -182,12 +190,13 @@ class MessageChecker {
   }
 
   /** Maps JSON keys (proto name or lowerCamel json name) to fields, reporting unknown keys and oneof conflicts. */
-  private matchKeys(type: protobuf.Type, obj: JsonObject, path: JsonPath, skip: ReadonlySet<string>): Map<protobuf.Field, GivenField> {
+  private matchKeys(type: protobuf.Type, obj: JsonObject, path: JsonPath, skip: string | undefined): Map<protobuf.Field, GivenField> {
     const index = fieldIndex(type);
     const given = new Map<protobuf.Field, GivenField>();
-    const oneofSetBy = new Map<protobuf.OneOf, string>();
-    for (const [key, value] of Object.entries(obj)) {
-      if (skip.has(key)) continue;
+    let oneofSetBy: Map<protobuf.OneOf, string> | undefined;
+    for (const key in obj) {
+      if (key === skip) continue; // `@type` of an Any
+      const value = obj[key];
       const field = index.get(key);
       if (field === undefined) {
         this.findings.push(error(C.UNKNOWN_FIELD, [...path, key], `unknown field "${key}" in ${fullNameOf(type)}`, suggestField(type, key)));
@@ -201,23 +210,26 @@ class MessageChecker {
       // proto3 JSON: null means "not set", except for google.protobuf.Value where it is a value.
       if (value === null && !isNullable(field)) continue;
       const oneof = field.partOf;
-      const other = oneof === null ? undefined : oneofSetBy.get(oneof);
-      if (oneof !== null && other !== undefined) {
-        const msg = `"${key}" conflicts with "${other}": both belong to oneof ${oneof.name} of ${type.name}, set only one`;
-        this.findings.push(error(C.ONEOF_CONFLICT, [...path, key], msg));
-        continue;
+      if (oneof !== null) {
+        oneofSetBy ??= new Map();
+        const other = oneofSetBy.get(oneof);
+        if (other !== undefined) {
+          const msg = `"${key}" conflicts with "${other}": both belong to oneof ${oneof.name} of ${type.name}, set only one`;
+          this.findings.push(error(C.ONEOF_CONFLICT, [...path, key], msg));
+          continue;
+        }
+        oneofSetBy.set(oneof, key);
       }
-      if (oneof !== null) oneofSetBy.set(oneof, key);
       given.set(field, { key, value });
     }
     return given;
   }
 
   /** PGV on unset fields: scalars are checked at their default value, required messages reported. */
-  private absent(type: protobuf.Type, field: protobuf.Field, path: JsonPath): void {
+  absent(type: protobuf.Type, field: protobuf.Field, path: JsonPath): void {
     if (field.partOf !== null) return; // unset oneof members (and proto3 optionals) are not validated
     const where = [...path, field.name];
-    const vt = valueTypeOf(field);
+    const { vt } = infoOf(field);
     const single = !field.repeated && !field.map;
     // Envoy also rejects an unset enum whose default is disallowed (ApiConfigSource.api_type).
     if (single && vt.kind === 'enum') this.enumDeprecation(vt.type, vt.type.valuesById[0] ?? '', where, ' (the default of an unset field)');
@@ -236,8 +248,9 @@ class MessageChecker {
   }
 
   private present(type: protobuf.Type, field: protobuf.Field, value: unknown, path: JsonPath, depth: number): void {
-    this.deprecation(type, field, path);
-    const f: FieldCtx = { type, field, vt: valueTypeOf(field), rules: pgv.fieldRules(field) };
+    const info = infoOf(field);
+    if (info.deprecated) this.deprecation(type, field, path);
+    const f: FieldCtx = { type, field, vt: info.vt, rules: info.rules };
     if (field.map) return this.mapField(f, value, path, depth);
     if (field.repeated) return this.repeatedField(f, value, path, depth);
     const normalized = this.single(f.vt, value, path, depth);
@@ -363,6 +376,67 @@ class MessageChecker {
       this.findings.push(warning(C.DEPRECATED_ENUM_VALUE, path, `enum value ${label}${note} is deprecated`));
     }
   }
+}
+
+/** What the checker needs of a field, worked out once per field. */
+interface FieldInfo {
+  readonly vt: ValueType;
+  readonly rules: pgv.FieldRules | undefined;
+  /** Whether absent() can report anything for this field when it is unset. */
+  readonly absentMayReport: boolean;
+  /** Whether deprecation() can report anything when it is set. */
+  readonly deprecated: boolean;
+}
+
+const infoCache = new WeakMap<protobuf.Field, FieldInfo>();
+
+/**
+ * Per message type: each field's declaration index; what each unset field
+ * reports (paths relative to the message; only fields that report anything);
+ * the oneofs PGV requires.
+ */
+interface TypePlan {
+  readonly order: ReadonlyMap<protobuf.Field, number>;
+  readonly absentReports: ReadonlyMap<protobuf.Field, readonly Finding[]>;
+  readonly requiredOneofs: readonly protobuf.OneOf[];
+}
+
+const planCache = new WeakMap<protobuf.Type, TypePlan>();
+
+function planOf(type: protobuf.Type): TypePlan {
+  let plan = planCache.get(type);
+  if (plan === undefined) {
+    const fields = type.fieldsArray;
+    const absentReports = new Map<protobuf.Field, Finding[]>();
+    for (const field of fields) {
+      if (!infoOf(field).absentMayReport) continue;
+      const scratch = new MessageChecker({});
+      scratch.absent(type, field, []);
+      if (scratch.findings.length > 0) absentReports.set(field, scratch.findings);
+    }
+    plan = { order: new Map(fields.map((f, i) => [f, i])), absentReports, requiredOneofs: type.oneofsArray.filter((o) => pgv.isOneofRequired(o)) };
+    planCache.set(type, plan);
+  }
+  return plan;
+}
+
+function infoOf(field: protobuf.Field): FieldInfo {
+  let info = infoCache.get(field);
+  if (info === undefined) {
+    const vt = valueTypeOf(field);
+    const rules = pgv.fieldRules(field);
+    const single = !field.repeated && !field.map;
+    const o = field.options ?? {};
+    info = {
+      vt,
+      rules,
+      // The cases absent() looks at: PGV rules, or a single enum whose default may be deprecated.
+      absentMayReport: field.partOf === null && (rules !== undefined || (single && vt.kind === 'enum')),
+      deprecated: o['(envoy.annotations.disallowed_by_default)'] === true || o['deprecated'] === true,
+    };
+    infoCache.set(field, info);
+  }
+  return info;
 }
 
 const ANY_HINT =

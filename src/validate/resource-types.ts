@@ -41,10 +41,22 @@ export function kindOfFileName(baseName: string): ResourceKind | undefined {
 /** A field read by proto name or lowerCamel JSON name (both are valid proto3 JSON), with the key used. */
 export function getField(obj: unknown, protoName: string): { key: string; value: unknown } | undefined {
   if (!isObject(obj)) return undefined;
-  for (const key of [protoName, jsonNameOf(protoName)]) {
-    if (obj[key] !== undefined && obj[key] !== null) return { key, value: obj[key] };
+  const v = obj[protoName];
+  if (v !== undefined && v !== null) return { key: protoName, value: v };
+  const key = jsonName(protoName);
+  const w = obj[key];
+  return w !== undefined && w !== null ? { key, value: w } : undefined;
+}
+
+/** jsonNameOf, remembered: the cross-reference checks ask for the same few dozen names on every resource. */
+const jsonNames = new Map<string, string>();
+function jsonName(protoName: string): string {
+  let name = jsonNames.get(protoName);
+  if (name === undefined) {
+    name = jsonNameOf(protoName);
+    jsonNames.set(protoName, name);
   }
-  return undefined;
+  return name;
 }
 
 /** Follows a chain of proto field names; returns the value and its JSON path (with the keys as written). */
