@@ -153,7 +153,6 @@ class Reader {
 
   /** A block mapping or sequence starting on content line `l` at column `col`. */
   private blockNode(l: number, col: number, depth: number): Parsed & { next: number } {
-    if (depth > MAX_DEPTH) throw GIVE_UP;
     const at = this.ls[l]! + col;
     if (this.isSeqItem(at, this.le[l]!)) return this.blockSeq(l, col, depth);
     return this.blockMap(l, col, at, depth);
@@ -164,6 +163,7 @@ class Reader {
    * column `col` (for `- key: value` the key sits after the dash).
    */
   private blockMap(l: number, col: number, first: number, depth: number): Parsed & { next: number } {
+    if (depth > MAX_DEPTH) throw GIVE_UP; // the full parser reports it (MESH013)
     const text = this.text;
     const value: Record<string, unknown> = {};
     const k: string[] = [];
@@ -230,6 +230,7 @@ class Reader {
 
   /** A block sequence whose dashes are at column `col`, from line `l`. */
   private blockSeq(l: number, col: number, depth: number): Parsed & { next: number } {
+    if (depth > MAX_DEPTH) throw GIVE_UP;
     const text = this.text;
     const value: unknown[] = [];
     const items: PosNode[] = [];
@@ -278,7 +279,8 @@ class Reader {
     const text = this.text;
     const c = text.charCodeAt(p);
     if (c === 34 || c === 39 || c === 91) {
-      // A quoted scalar or a flow sequence: a value, unless a `:` follows it (a complex key).
+      // A quoted scalar or a flow sequence: read as a value; a `:` after it (a quoted or
+      // complex key) then fails restOfLine and gives up.
       return false;
     }
     for (let i = p; i < lineEnd; i++) {
@@ -291,6 +293,7 @@ class Reader {
 
   /** A one-line value from `p`: a plain or quoted scalar or a flow sequence, then at most a comment. */
   private inlineValue(p: number, lineEnd: number, l: number, depth: number): Parsed {
+    if (depth > MAX_DEPTH) throw GIVE_UP; // a scalar too deep is MESH013 as much as a mapping
     const text = this.text;
     const c = text.charCodeAt(p);
     let value: unknown;

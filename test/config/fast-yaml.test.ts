@@ -101,6 +101,19 @@ test('fast YAML: gives up outside its subset, and the full parser still reports'
   assert.equal(tab.diagnostics[0]?.code, 'MESH015');
 });
 
+test('fast YAML: nesting at and past the depth limit gives what the full parser gives', () => {
+  for (let levels = 60; levels <= 67; levels++) {
+    for (const leaf of ['b: 1', 'b: [1]', '- 1', '- k: v', 'b:\n' + ' '.repeat(levels) + '- [x]']) {
+      let text = '';
+      for (let i = 0; i < levels; i++) text += `${' '.repeat(i)}a${i}:\n`;
+      text += `${' '.repeat(levels)}${leaf}\n`;
+      const fast = parseYamlText(text, 'deep.yml');
+      const full = parseYamlText(text, 'deep.yml', { fast: false });
+      assert.deepStrictEqual(fast, full, `${levels} levels, leaf ${leaf}`);
+    }
+  }
+});
+
 // Random documents in the subset's shapes, written in its every style.
 type Doc = { kind: 'map'; entries: Array<[string, Doc]> } | { kind: 'seq'; items: Doc[]; flow: boolean } | { kind: 'scalar'; text: string };
 
