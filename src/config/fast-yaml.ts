@@ -382,7 +382,9 @@ class Reader {
         e = r.e;
         i = e;
       } else {
-        if (!plainStart(c, text.charCodeAt(i + 1))) throw GIVE_UP;
+        const d = text.charCodeAt(i + 1);
+        // In a flow sequence `-` must be followed by a character that can go on a plain scalar.
+        if (!plainStart(c, d) || (c === DASH && (d === 44 || d === 91 || d === 93 || d === 123 || d === 125))) throw GIVE_UP;
         let j = i + 1;
         for (; j < lineEnd; j++) {
           const ch = text.charCodeAt(j);
