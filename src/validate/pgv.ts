@@ -55,7 +55,19 @@ const num = (x: unknown): number | undefined => (typeof x === 'number' ? x : typ
 
 /** Runes, not UTF-16 units: PGV's min_len/max_len count code points. */
 function runeLength(s: string): number {
-  return [...s].length;
+  // Each surrogate pair is one rune; counting pairs avoids splitting the string (hot on every string field).
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 export function checkStringRules(r: JsonObject, s: string): Violation[] {

@@ -66,7 +66,18 @@ export function parseScalar(kind: ScalarKind, v: unknown): Parsed<ScalarValue> {
   }
 }
 
+/** The 32-bit ranges as numbers: most integers in config are small numbers, checked without a BigInt. */
+const INT32_RANGES: Record<string, readonly [number, number]> = {
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  sint32: [-(2 ** 31), 2 ** 31 - 1],
+  sfixed32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1],
+  fixed32: [0, 2 ** 32 - 1],
+};
+
 function parseInteger(kind: ScalarKind, v: unknown): Parsed<ScalarValue> {
+  const small = INT32_RANGES[kind];
+  if (small !== undefined && typeof v === 'number' && Number.isInteger(v) && v >= small[0] && v <= small[1]) return ok(v);
   let n: bigint;
   // proto3 JSON: integers may be numbers or strings ("1", "1e3" is not accepted by Envoy's parser for strings).
   if (typeof v === 'number') {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Diagnostic } from '../../src/diag/diagnostic';
 import { typeUrlOf, validateEnvoyConfig, validateResource } from '../../src/validate';
+import * as pgv from '../../src/validate/pgv';
+import { parseScalar } from '../../src/validate/proto3-json';
 
 const CLUSTER = typeUrlOf('envoy.config.cluster.v3.Cluster');
 const ROUTE = typeUrlOf('envoy.config.route.v3.Route');
@@ -114,5 +116,28 @@ describe('protoc-gen-validate rules', () => {
     assert.deepEqual(codes(v2), ['ENVOY021 dynamic_resources.ads_config.transport_api_version']);
     assert.equal(v2[0]?.severity, 'warning');
     assert.deepEqual(codes(validateEnvoyConfig(ads({ transport_api_version: 'V3', ...grpc }))), ['ENVOY022 dynamic_resources.ads_config.api_type']);
+  });
+});
+
+describe('scalar and string rules at their edges', () => {
+  it('PGV string lengths count code points, not UTF-16 units', () => {
+    const emoji = '\u{1F600}';
+    assert.deepEqual(pgv.checkStringRules({ max_len: 2 }, emoji + emoji), []);
+    assert.equal(pgv.checkStringRules({ max_len: 2 }, emoji + emoji + emoji).length, 1);
+    assert.equal(pgv.checkStringRules({ min_len: 2 }, emoji).length, 1, 'one rune, two UTF-16 units');
+    assert.deepEqual(pgv.checkStringRules({ min_len: 2, max_len: 2 }, `a${emoji}`), []);
+    // A lone surrogate counts as one code point, as JavaScript's string iterator counts it.
+    assert.deepEqual(pgv.checkStringRules({ len: 2 }, '\uD800x'), []);
+  });
+
+  it('32-bit integers: numbers and strings, at and past the range', () => {
+    assert.deepEqual(parseScalar('uint32', 4294967295), { ok: true, value: 4294967295 });
+    assert.equal(parseScalar('uint32', 4294967296).ok, false);
+    assert.equal(parseScalar('uint32', -1).ok, false);
+    assert.deepEqual(parseScalar('int32', -2147483648), { ok: true, value: -2147483648 });
+    assert.equal(parseScalar('int32', 2147483648).ok, false);
+    assert.deepEqual(parseScalar('int32', '5'), { ok: true, value: 5 });
+    assert.equal(parseScalar('uint32', 1.5).ok, false);
+    assert.deepEqual(parseScalar('int64', 5), { ok: true, value: 5n });
   });
 });
