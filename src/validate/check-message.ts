@@ -167,9 +167,9 @@ class MessageChecker {
   /** The fields of a plain message: keys first (unknown, duplicate, oneof), then each field with its rules. */
   private fields(type: protobuf.Type, obj: JsonObject, path: JsonPath, depth: number, skip: string | undefined): void {
     const given = this.matchKeys(type, obj, path, skip);
-    // In declaration order, the set fields and the unset ones that may break a rule: most of an
-    // Envoy message's fields are unset and carry none, and are not looked at.
-    // What an unset field breaks does not depend on the value: it was worked out once (planOf).
+    // Visit, in declaration order, the fields that are set and the unset ones whose absence
+    // reports something: most of an Envoy message's fields are unset and carry no rule. What an
+    // unset field reports does not depend on the value, so planOf worked it out once per type.
     const plan = planOf(type);
     const visit: protobuf.Field[] = [];
     for (const field of given.keys()) visit.push(field);
