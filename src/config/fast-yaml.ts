@@ -50,8 +50,9 @@ type Tag = {
 };
 
 /** The core schema's implicit scalar tags, in the order the composer tries them. */
-const CORE_TAGS: readonly Tag[] = (new Document().schema.tags as unknown as Tag[]).filter((t) => t.default === true && t.test !== undefined);
-const RESOLVE_OPTIONS = new Document().options;
+const CORE = new Document();
+const CORE_TAGS: readonly Tag[] = (CORE.schema.tags as unknown as Tag[]).filter((t) => t.default === true && t.test !== undefined);
+const RESOLVE_OPTIONS = CORE.options;
 
 function onResolveError(): never {
   throw GIVE_UP;

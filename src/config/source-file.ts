@@ -197,10 +197,13 @@ function firstLine(s: string): string {
   return s.split('\n')[0]!.trim();
 }
 
+/** One decoder for every file (decode without `stream` keeps no state between calls). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Non-UTF-8 bytes are reported at the first bad byte, not silently replaced. */
 function decodeUtf8(bytes: Buffer, file: string, lineCounter: LineCounter): string | Diagnostic {
   try {
-    const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    const text = UTF8.decode(bytes);
     if (text.includes('\u0000')) {
       const pos = positionOfOffset(text, text.indexOf('\u0000'), file);
       return diagAt(pos, 'error', 'MESH005', 'file contains a NUL byte: it is not a text file');

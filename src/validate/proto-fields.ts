@@ -7,11 +7,19 @@ export type ValueType =
   | { readonly kind: 'enum'; readonly type: protobuf.Enum }
   | { readonly kind: 'message'; readonly type: protobuf.Type };
 
+const valueTypes = new WeakMap<protobuf.Field, ValueType>();
+
+/** Cached per field: the checker, the encoder and the decoder ask for it on every value. */
 export function valueTypeOf(field: protobuf.Field): ValueType {
-  const rt = field.resolve().resolvedType;
-  if (rt instanceof protobuf.Type) return { kind: 'message', type: rt };
-  if (rt instanceof protobuf.Enum) return { kind: 'enum', type: rt };
-  return { kind: 'scalar', scalar: field.type as ScalarKind };
+  let vt = valueTypes.get(field);
+  if (vt === undefined) {
+    const rt = field.resolve().resolvedType;
+    if (rt instanceof protobuf.Type) vt = { kind: 'message', type: rt };
+    else if (rt instanceof protobuf.Enum) vt = { kind: 'enum', type: rt };
+    else vt = { kind: 'scalar', scalar: field.type as ScalarKind };
+    valueTypes.set(field, vt);
+  }
+  return vt;
 }
 
 const indexCache = new WeakMap<protobuf.Type, ReadonlyMap<string, protobuf.Field>>();

@@ -178,9 +178,20 @@ export function formatFieldMask(paths: readonly string[]): string {
   return paths.map((p) => p.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())).join(',');
 }
 
-/** The default JSON name of a field: `foo_bar_baz` -> `fooBarBaz`. */
+const jsonNames = new Map<string, string>();
+
+/**
+ * The default JSON name of a field: `foo_bar_baz` -> `fooBarBaz`. Remembered:
+ * the cross-reference checks and the codec ask for the same few hundred
+ * proto names on every resource (bounded: names come from the protos and the code).
+ */
 export function jsonNameOf(protoName: string): string {
-  return protoName.replace(/_([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
+  let name = jsonNames.get(protoName);
+  if (name === undefined) {
+    name = protoName.replace(/_([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
+    if (jsonNames.size < 10_000) jsonNames.set(protoName, name);
+  }
+  return name;
 }
 
 /** google.protobuf wrapper types: their JSON form is the bare wrapped value. */

@@ -43,20 +43,9 @@ export function getField(obj: unknown, protoName: string): { key: string; value:
   if (!isObject(obj)) return undefined;
   const v = obj[protoName];
   if (v !== undefined && v !== null) return { key: protoName, value: v };
-  const key = jsonName(protoName);
+  const key = jsonNameOf(protoName);
   const w = obj[key];
   return w !== undefined && w !== null ? { key, value: w } : undefined;
-}
-
-/** jsonNameOf, remembered: the cross-reference checks ask for the same few dozen names on every resource. */
-const jsonNames = new Map<string, string>();
-function jsonName(protoName: string): string {
-  let name = jsonNames.get(protoName);
-  if (name === undefined) {
-    name = jsonNameOf(protoName);
-    jsonNames.set(protoName, name);
-  }
-  return name;
 }
 
 /** Follows a chain of proto field names; returns the value and its JSON path (with the keys as written). */
