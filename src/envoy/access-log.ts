@@ -32,12 +32,17 @@ export function accessLogFields(direction: Direction, node: string): Record<stri
   };
 }
 
-export function fileAccessLog(direction: Direction, node: string): JsonObject {
+/**
+ * Envoy's stdout logger writes to its own standard output. The file logger on
+ * `/dev/stdout` would reopen that path, which fails with ENXIO when stdout is a
+ * socket (as under Node's child_process, systemd or some supervisors) and needs
+ * root when it is another user's pipe (containers): the listener is then NACKed.
+ */
+export function stdoutAccessLog(direction: Direction, node: string): JsonObject {
   return {
-    name: 'envoy.access_loggers.file',
+    name: 'envoy.access_loggers.stdout',
     typed_config: {
-      '@type': TYPE.fileAccessLog,
-      path: '/dev/stdout',
+      '@type': TYPE.stdoutAccessLog,
       log_format: { json_format: accessLogFields(direction, node) },
     },
   };

@@ -5,7 +5,7 @@
  */
 import type { NodeIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
-import { fileAccessLog } from './access-log';
+import { stdoutAccessLog } from './access-log';
 import { httpFilters } from './filters';
 import { hcmNetworkFilter, httpConnectionManager } from './hcm';
 import { TYPE, socketAddress, type JsonObject } from './proto-json';
@@ -25,7 +25,7 @@ export function buildInboundListener(node: NodeIR): JsonObject {
     httpFilters: httpFilters({ chain: 'envoy-inbound', node }),
     extra: {
       codec_type: 'AUTO',
-      access_log: [fileAccessLog('inbound', node.id)],
+      access_log: [stdoutAccessLog('inbound', node.id)],
       generate_request_id: true,
       // Keep the caller's x-request-id: it is the trace id of the whole call chain.
       preserve_external_request_id: true,
@@ -54,7 +54,7 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
     httpFilters: httpFilters({ chain: 'envoy-outbound', node }),
     extra: {
       codec_type: 'AUTO',
-      access_log: [fileAccessLog('outbound', node.id)],
+      access_log: [stdoutAccessLog('outbound', node.id)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
     },

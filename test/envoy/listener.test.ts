@@ -23,7 +23,10 @@ test('inbound listener: 0.0.0.0:<mesh port>, mTLS required, SDS cert and trust b
 test('inbound listener: inline route to the local STATIC cluster with the service timeout, JSON access log', () => {
   const hcm = hcmOf(resource(compiledNode(ceqModel(), 'grant-pay'), 'listeners', 'inbound|15090'));
   assert.deepEqual(hcm.route_config.virtual_hosts[0].routes[0].route, { cluster: 'inbound|15090|local', timeout: '2s' });
-  assert.equal(hcm.access_log[0].typed_config.path, '/dev/stdout');
+  // The stdout logger, not a file logger on /dev/stdout (which cannot be reopened when stdout is a socket).
+  assert.equal(hcm.access_log[0].name, 'envoy.access_loggers.stdout');
+  assert.equal(hcm.access_log[0].typed_config['@type'], 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog');
+  assert.equal(hcm.access_log[0].typed_config.path, undefined);
   assert.equal(hcm.access_log[0].typed_config.log_format.json_format.peer, '%DOWNSTREAM_PEER_URI_SAN%');
   assert.equal(hcm.preserve_external_request_id, true);
 });
