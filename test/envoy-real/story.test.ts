@@ -17,10 +17,7 @@ import { parseDocument } from 'yaml';
 import type { MeshRuntime } from '../../src/compose/runtime';
 import type { ProbeResult } from '../../src/compose/probe';
 import { lintMesh } from '../../src/lint';
-import { adminClient, availability, controlPlaneStatus, eventually, EXAMPLE, mesh, runningSkip, setUp, suiteSkip, type Setup } from './harness';
-
-const SKIP_ALL = suiteSkip();
-const SKIP_RUNNING = runningSkip();
+import { adminClient, controlPlaneStatus, eventually, EXAMPLE, mesh, runningSkip, setUp, suiteSkip, type Backend, type Setup } from './harness';
 const PAYOUT = { method: 'POST', path: '/payout', json: { project: 'HWY-94', usd: 200_000 } } as const;
 const CALLER = 'impact-calc';
 const CALLEE = 'grant-pay';
@@ -30,157 +27,164 @@ const STRANGER = 'public-docs';
 const policies = lintMesh(EXAMPLE).model!.policies.find((p) => p.service === CALLEE)!;
 const MAX_FAILURES = policies.circuitBreaker!.maxFailures.value;
 
-describe(`real Envoy (${availability.backend ?? 'none available'}): the chapter's story`, { concurrency: 1 }, () => {
-  let setup: Setup | undefined;
-  let running: Promise<MeshRuntime> | undefined;
-  let rateLimited = false;
-  /** The served mesh's policies as rendered, restored after the rate-limit tests. */
-  let renderedPolicies: string | undefined;
+// The same story on both runtimes: local processes in every `npm test`, Docker Compose under `npm run test:envoy`.
+for (const backend of ['local', 'docker'] as const) story(backend);
 
-  const stop = async (): Promise<void> => {
-    await setup?.runtime.down();
-    if (setup && process.env.HMS_ENVOY_KEEP !== '1') fs.rmSync(setup.workDir, { recursive: true, force: true });
-  };
-  const onSignal = (sig: NodeJS.Signals): void => void stop().finally(() => process.kill(process.pid, sig));
+function story(backend: Backend): void {
+  const SKIP_ALL = suiteSkip(backend);
+  const SKIP_RUNNING = runningSkip(backend);
+  describe(`real Envoy (${backend}): the chapter's story`, { concurrency: 1 }, () => {
+    let setup: Setup | undefined;
+    let running: Promise<MeshRuntime> | undefined;
+    let rateLimited = false;
+    /** The served mesh's policies as rendered, restored after the rate-limit tests. */
+    let renderedPolicies: string | undefined;
 
-  before(async () => {
-    if (SKIP_ALL) return;
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    setup = await setUp();
-  }, { timeout: 300_000 });
-
-  after(async () => {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    await stop();
-  }, { timeout: 300_000 });
-
-  /** Up, every sidecar connected and in sync with the control plane, and grant-pay registered and answering. */
-  const up = (): Promise<MeshRuntime> =>
-    (running ??= (async () => {
-      const rt = setup!.runtime;
-      await rt.up();
-      const client = adminClient(setup!.pkiDir, await rt.controlPlaneAdminUrl());
-      await eventually('every sidecar connected and ACKed', 120_000, async () => {
-        const s = await controlPlaneStatus(client);
-        return rt.nodes.every((n) => s.nodes.some((x) => x.node === n.node && x.connected && x.inSync)) ? s : undefined;
-      });
-      await eventually(`${CALLER} -> ${CALLEE} answers 202 (registration reached the sidecars)`, 90_000, async () => ((await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT }))[0]?.status === 202 ? true : undefined));
-      return rt;
-    })());
-
-  test('envoy --mode validate accepts every generated bootstrap', { skip: SKIP_ALL, timeout: 600_000 }, async () => {
-    const rt = setup!.runtime;
-    assert.ok(rt.nodes.length > 0);
-    for (const n of rt.nodes) {
-      const r = await rt.validate(n.node);
-      assert.equal(r.code, 0, `${n.node}: envoy --mode validate exited ${r.code}:\n${r.stdout}${r.stderr}`);
-    }
-  });
-
-  test(`${CALLER} pays ${CALLEE} by name through both sidecars: 202, an x-trace header, the trace id in both access logs`, { skip: SKIP_RUNNING, timeout: 600_000 }, async () => {
-    const rt = await up();
-    // The example app itself, as the chapter runs it.
-    const app = await rt.runApp(CALLER);
-    const printed = /Status: (\d+) Trace: (\S+)/.exec(app.stdout);
-    assert.ok(printed, `${CALLER} printed no status line:\n${app.stdout}${app.stderr}`);
-    assert.equal(printed[1], '202', app.stdout);
-    // The same call, raw: the header itself, not the SDK's fallback to the id it sent.
-    const [res] = await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT });
-    assert.equal(res?.status, 202, JSON.stringify(res));
-    const trace = res!.headers?.['x-trace'];
-    assert.ok(trace, `no x-trace header: ${JSON.stringify(res!.headers)}`);
-    for (const id of [printed[2]!, trace]) {
-      const out = await eventually(`${CALLER}'s outbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLER), id, 'outbound'));
-      const inn = await eventually(`${CALLEE}'s inbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLEE), id, 'inbound'));
-      // json_format writes a lone %RESPONSE_CODE% as a number; either way it reads 202.
-      assert.equal(String(out['status']), '202');
-      assert.equal(String(inn['status']), '202');
-      assert.match(String(inn['peer']), new RegExp(`/svc/${CALLER}$`), 'the callee saw the caller\'s mesh identity');
-    }
-  });
-
-  test(`a caller the access policy does not allow (${STRANGER}) gets 403 from ${CALLEE}'s RBAC`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
-    const rt = await up();
-    const denied = await rt.inbound(CALLEE, { identity: STRANGER }, PAYOUT);
-    assert.equal(denied.status, 403, JSON.stringify(denied));
-    // Control: the same direct call with the allowed identity passes, so the 403 is about who calls.
-    const allowed = await rt.inbound(CALLEE, { identity: CALLER }, PAYOUT);
-    assert.equal(allowed.status, 202, JSON.stringify(allowed));
-  });
-
-  test(`a plaintext call to ${CALLEE}'s inbound port fails the TLS handshake`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
-    const rt = await up();
-    const port = rt.nodes.find((n) => n.node === CALLEE)!.inboundPort;
-    const errors = async (): Promise<number> => statSum(await rt.admin(CALLEE, '/stats'), new RegExp(`^listener\\.[^:]*_${port}\\.ssl\\.connection_error$`));
-    const before = await errors();
-    const r = await rt.inbound(CALLEE, { plaintext: true }, PAYOUT);
-    assert.equal(r.status, undefined, `a plaintext request got an HTTP answer: ${JSON.stringify(r)}`);
-    assert.ok(r.error, JSON.stringify(r));
-    await eventually(`${CALLEE}'s listener counts the failed handshake`, 10_000, async () => ((await errors()) > before ? true : undefined));
-  });
-
-  test('mesh apply of a changed policy is ACKed by every sidecar and takes effect with nothing restarted', { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
-    const rt = await up();
-    const markers = await rt.processMarkers();
-    const ldsBefore = statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/);
-    renderedPolicies = fs.readFileSync(path.join(rt.meshDir, 'mesh_policies.yml'), 'utf8');
-    editPolicies(rt.meshDir, (doc) => doc.setIn(['rate_limits', CALLEE, 'rps'], 5));
-    const url = await rt.controlPlaneAdminUrl();
-    const r = await mesh(['apply', rt.meshDir, '--server', url, '--pki', setup!.pkiDir, '--admin', 'ops', '--wait', '--timeout', '60s']);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    const acked = /all (\d+) connected node\(s\) ACKed revision (\S+)/.exec(r.stdout);
-    assert.ok(acked, r.stdout);
-    assert.equal(Number(acked[1]), rt.nodes.length, `every sidecar ACKed (${r.stdout.trim()})`);
-    const status = await controlPlaneStatus(adminClient(setup!.pkiDir, url));
-    assert.equal(status.revision, acked[2]);
-    for (const n of rt.nodes) assert.ok(status.nodes.some((x) => x.node === n.node && x.connected && x.inSync && !x.nacked), `${n.node} in sync at ${status.revision}`);
-    await eventually(`${CALLEE}'s Envoy took a new listener over LDS`, 10_000, async () => (statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/) > ldsBefore ? true : undefined));
-    assert.deepEqual(await rt.processMarkers(), markers, 'no container or process was restarted');
-    rateLimited = true;
-  });
-
-  test(`over rate_limits ${CALLEE} answers 429`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
-    const rt = await up();
-    assert.ok(rateLimited, 'needs the rate limit applied by the test above');
-    try {
-      const results = await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT, count: 40, concurrency: 10 });
-      const codes = countBy(results);
-      assert.ok((codes.get(429) ?? 0) > 0, `no 429 in ${JSON.stringify([...codes])}`);
-      assert.ok((codes.get(202) ?? 0) > 0, `nothing got through: ${JSON.stringify([...codes])}`);
-      assert.ok(statSum(await rt.admin(CALLEE, '/stats'), /http_local_rate_limit\.rate_limited$/) > 0, 'the local rate limiter counted them');
-    } finally {
-      // Back to the chapter's policies for what follows.
-      fs.writeFileSync(path.join(rt.meshDir, 'mesh_policies.yml'), renderedPolicies!);
-      const r = await mesh(['apply', rt.meshDir, '--server', await rt.controlPlaneAdminUrl(), '--pki', setup!.pkiDir, '--admin', 'ops', '--wait', '--timeout', '60s']);
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-    }
-  });
-
-  test(`with ${CALLEE} stopped, outlier detection ejects it after max_failures (${MAX_FAILURES}) failures`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
-    const rt = await up();
-    const stats = async (): Promise<{ ejections: number; failures: number }> => {
-      const text = await rt.admin(CALLER, '/stats');
-      return {
-        ejections: statSum(text, new RegExp(`^cluster\\.outbound\\|${CALLEE}(\\|[^.]*)?\\.outlier_detection\\.ejections_enforced_total$`)),
-        failures: statSum(text, new RegExp(`^cluster\\.outbound\\|${CALLEE}(\\|[^.]*)?\\.upstream_rq_5xx$`)),
-      };
+    const stop = async (): Promise<void> => {
+      await setup?.runtime.down();
+      if (setup && process.env.HMS_ENVOY_KEEP !== '1') fs.rmSync(setup.workDir, { recursive: true, force: true });
     };
-    assert.equal((await stats()).ejections, 0, 'nothing ejected before');
-    await rt.killApp(CALLEE);
-    const seen: ProbeResult[] = [];
-    const ejected = await eventually(`an ejection in ${CALLER}'s clusters for ${CALLEE}`, 60_000, async () => {
-      seen.push(...(await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT, count: 3 })));
-      const s = await stats();
-      return s.ejections > 0 ? s : undefined;
+    const onSignal = (sig: NodeJS.Signals): void => void stop().finally(() => process.kill(process.pid, sig));
+
+    before(async () => {
+      if (SKIP_ALL) return;
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      setup = await setUp(backend);
+    }, { timeout: 300_000 });
+
+    after(async () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      await stop();
+    }, { timeout: 300_000 });
+
+    /** Up, every sidecar connected and in sync with the control plane, and grant-pay registered and answering. */
+    const up = (): Promise<MeshRuntime> =>
+      (running ??= (async () => {
+        const rt = setup!.runtime;
+        await rt.up();
+        const client = adminClient(setup!.pkiDir, await rt.controlPlaneAdminUrl());
+        await eventually('every sidecar connected and ACKed', 120_000, async () => {
+          const s = await controlPlaneStatus(client);
+          return rt.nodes.every((n) => s.nodes.some((x) => x.node === n.node && x.connected && x.inSync)) ? s : undefined;
+        });
+        await eventually(`${CALLER} -> ${CALLEE} answers 202 (registration reached the sidecars)`, 90_000, async () => ((await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT }))[0]?.status === 202 ? true : undefined));
+        return rt;
+      })());
+
+    test('envoy --mode validate accepts every generated bootstrap', { skip: SKIP_ALL, timeout: 600_000 }, async () => {
+      const rt = setup!.runtime;
+      assert.ok(rt.nodes.length > 0);
+      for (const n of rt.nodes) {
+        const r = await rt.validate(n.node);
+        assert.equal(r.code, 0, `${n.node}: envoy --mode validate exited ${r.code}:\n${r.stdout}${r.stderr}`);
+      }
     });
-    assert.ok(seen.every((r) => r.status === undefined || r.status >= 500), `calls to a stopped ${CALLEE} failed: ${JSON.stringify([...countBy(seen)])}`);
-    assert.ok(ejected.failures >= MAX_FAILURES, `ejected after ${ejected.failures} upstream failures, expected at least ${MAX_FAILURES}`);
-    const clusters = await rt.admin(CALLER, '/clusters');
-    assert.match(clusters, new RegExp(`^outbound\\|${CALLEE}[^\\n]*::health_flags::[^\\n]*failed_outlier_check`, 'm'), 'the host is marked failed_outlier_check');
+
+    test(`${CALLER} pays ${CALLEE} by name through both sidecars: 202, an x-trace header, the trace id in both access logs`, { skip: SKIP_RUNNING, timeout: 600_000 }, async () => {
+      const rt = await up();
+      // The example app itself, as the chapter runs it.
+      const app = await rt.runApp(CALLER);
+      const printed = /Status: (\d+) Trace: (\S+)/.exec(app.stdout);
+      assert.ok(printed, `${CALLER} printed no status line:\n${app.stdout}${app.stderr}`);
+      assert.equal(printed[1], '202', app.stdout);
+      // The same call, raw: the header itself, not the SDK's fallback to the id it sent.
+      const [res] = await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT });
+      assert.equal(res?.status, 202, JSON.stringify(res));
+      const trace = res!.headers?.['x-trace'];
+      assert.ok(trace, `no x-trace header: ${JSON.stringify(res!.headers)}`);
+      for (const id of [printed[2]!, trace]) {
+        const out = await eventually(`${CALLER}'s outbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLER), id, 'outbound'));
+        const inn = await eventually(`${CALLEE}'s inbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLEE), id, 'inbound'));
+        // json_format writes a lone %RESPONSE_CODE% as a number; either way it reads 202.
+        assert.equal(String(out['status']), '202');
+        assert.equal(String(inn['status']), '202');
+        assert.match(String(inn['peer']), new RegExp(`/svc/${CALLER}$`), 'the callee saw the caller\'s mesh identity');
+      }
+    });
+
+    test(`a caller the access policy does not allow (${STRANGER}) gets 403 from ${CALLEE}'s RBAC`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
+      const rt = await up();
+      const denied = await rt.inbound(CALLEE, { identity: STRANGER }, PAYOUT);
+      assert.equal(denied.status, 403, JSON.stringify(denied));
+      // Control: the same direct call with the allowed identity passes, so the 403 is about who calls.
+      const allowed = await rt.inbound(CALLEE, { identity: CALLER }, PAYOUT);
+      assert.equal(allowed.status, 202, JSON.stringify(allowed));
+    });
+
+    test(`a plaintext call to ${CALLEE}'s inbound port fails the TLS handshake`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
+      const rt = await up();
+      const port = rt.nodes.find((n) => n.node === CALLEE)!.inboundPort;
+      const errors = async (): Promise<number> => statSum(await rt.admin(CALLEE, '/stats'), new RegExp(`^listener\\.[^:]*_${port}\\.ssl\\.connection_error$`));
+      const before = await errors();
+      const r = await rt.inbound(CALLEE, { plaintext: true }, PAYOUT);
+      assert.equal(r.status, undefined, `a plaintext request got an HTTP answer: ${JSON.stringify(r)}`);
+      assert.ok(r.error, JSON.stringify(r));
+      await eventually(`${CALLEE}'s listener counts the failed handshake`, 10_000, async () => ((await errors()) > before ? true : undefined));
+    });
+
+    test('mesh apply of a changed policy is ACKed by every sidecar and takes effect with nothing restarted', { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
+      const rt = await up();
+      const markers = await rt.processMarkers();
+      const ldsBefore = statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/);
+      renderedPolicies = fs.readFileSync(path.join(rt.meshDir, 'mesh_policies.yml'), 'utf8');
+      editPolicies(rt.meshDir, (doc) => doc.setIn(['rate_limits', CALLEE, 'rps'], 5));
+      const url = await rt.controlPlaneAdminUrl();
+      const r = await mesh(['apply', rt.meshDir, '--server', url, '--pki', setup!.pkiDir, '--admin', 'ops', '--wait', '--timeout', '60s']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const acked = /all (\d+) connected node\(s\) ACKed revision (\S+)/.exec(r.stdout);
+      assert.ok(acked, r.stdout);
+      assert.equal(Number(acked[1]), rt.nodes.length, `every sidecar ACKed (${r.stdout.trim()})`);
+      const status = await controlPlaneStatus(adminClient(setup!.pkiDir, url));
+      assert.equal(status.revision, acked[2]);
+      for (const n of rt.nodes) assert.ok(status.nodes.some((x) => x.node === n.node && x.connected && x.inSync && !x.nacked), `${n.node} in sync at ${status.revision}`);
+      await eventually(`${CALLEE}'s Envoy took a new listener over LDS`, 10_000, async () => (statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/) > ldsBefore ? true : undefined));
+      assert.deepEqual(await rt.processMarkers(), markers, 'no container or process was restarted');
+      rateLimited = true;
+    });
+
+    test(`over rate_limits ${CALLEE} answers 429`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
+      const rt = await up();
+      assert.ok(rateLimited, 'needs the rate limit applied by the test above');
+      try {
+        const results = await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT, count: 40, concurrency: 10 });
+        const codes = countBy(results);
+        assert.ok((codes.get(429) ?? 0) > 0, `no 429 in ${JSON.stringify([...codes])}`);
+        assert.ok((codes.get(202) ?? 0) > 0, `nothing got through: ${JSON.stringify([...codes])}`);
+        assert.ok(statSum(await rt.admin(CALLEE, '/stats'), /http_local_rate_limit\.rate_limited$/) > 0, 'the local rate limiter counted them');
+      } finally {
+        // Back to the chapter's policies for what follows.
+        fs.writeFileSync(path.join(rt.meshDir, 'mesh_policies.yml'), renderedPolicies!);
+        const r = await mesh(['apply', rt.meshDir, '--server', await rt.controlPlaneAdminUrl(), '--pki', setup!.pkiDir, '--admin', 'ops', '--wait', '--timeout', '60s']);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      }
+    });
+
+    test(`with ${CALLEE} stopped, outlier detection ejects it after max_failures (${MAX_FAILURES}) failures`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
+      const rt = await up();
+      const stats = async (): Promise<{ ejections: number; failures: number }> => {
+        const text = await rt.admin(CALLER, '/stats');
+        return {
+          ejections: statSum(text, new RegExp(`^cluster\\.outbound\\|${CALLEE}(\\|[^.]*)?\\.outlier_detection\\.ejections_enforced_total$`)),
+          failures: statSum(text, new RegExp(`^cluster\\.outbound\\|${CALLEE}(\\|[^.]*)?\\.upstream_rq_5xx$`)),
+        };
+      };
+      assert.equal((await stats()).ejections, 0, 'nothing ejected before');
+      await rt.killApp(CALLEE);
+      const seen: ProbeResult[] = [];
+      const ejected = await eventually(`an ejection in ${CALLER}'s clusters for ${CALLEE}`, 60_000, async () => {
+        seen.push(...(await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT, count: 3 })));
+        const s = await stats();
+        return s.ejections > 0 ? s : undefined;
+      });
+      assert.ok(seen.every((r) => r.status === undefined || r.status >= 500), `calls to a stopped ${CALLEE} failed: ${JSON.stringify([...countBy(seen)])}`);
+      assert.ok(ejected.failures >= MAX_FAILURES, `ejected after ${ejected.failures} upstream failures, expected at least ${MAX_FAILURES}`);
+      const clusters = await rt.admin(CALLER, '/clusters');
+      assert.match(clusters, new RegExp(`^outbound\\|${CALLEE}[^\\n]*::health_flags::[^\\n]*failed_outlier_check`, 'm'), 'the host is marked failed_outlier_check');
+    });
   });
-});
+}
 
 /** The access-log entry (JSON, one per line on the sidecar's stdout) of one request and direction. */
 function accessLog(log: string, traceId: string, direction: 'inbound' | 'outbound'): Record<string, unknown> | undefined {

