@@ -9,7 +9,6 @@ import { stdoutAccessLog } from './access-log';
 import { httpFilters } from './filters';
 import { hcmNetworkFilter, httpConnectionManager } from './hcm';
 import { TYPE, socketAddress, type JsonObject } from './proto-json';
-import { inboundRouteConfig } from './route';
 import { envoyDownstreamTls } from './tls';
 import { buildGrpcListeners } from './grpc-listener';
 
@@ -21,7 +20,8 @@ export function buildListeners(node: NodeIR): JsonObject[] {
 export function buildInboundListener(node: NodeIR): JsonObject {
   const hcm = httpConnectionManager({
     statPrefix: 'inbound',
-    routeConfig: inboundRouteConfig(node),
+    // RDS, not inline: access and rate limits live in the route (filters/rbac.ts).
+    rdsName: node.inbound.listenerName,
     httpFilters: httpFilters({ chain: 'envoy-inbound', node }),
     extra: {
       codec_type: 'AUTO',

@@ -20,6 +20,7 @@ export const TYPE = {
   httpProtocolOptions: `${TYPE_PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   stdoutAccessLog: `${TYPE_PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
   rbac: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  rbacPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   localRateLimit: `${TYPE_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
   router: `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`,
   previousHostsPredicate: `${TYPE_PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,

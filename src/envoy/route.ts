@@ -1,7 +1,9 @@
 /**
  * RouteConfigurations. Envoy sidecars: one RDS config `outbound` with a
  * virtual host per allowed callee. Proxyless gRPC: one RDS config per API
- * listener. Inbound route configs are inline in their listener (listener.ts).
+ * listener. Envoy sidecars also get one inbound config per inbound listener,
+ * named like it, holding the access policy and rate limit as per-route filter
+ * config (filters/rbac.ts says why they are not on the listener).
  *
  * Each virtual host has one route (prefix "/"): routes are an ordered,
  * first-match list, so when more appear their order must be kept, not sorted.
@@ -9,13 +11,14 @@
 import type { NodeIR, RetryIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
 import { TYPE, duration, type JsonObject } from './proto-json';
+import { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
 
 /** Response header carrying the request id back to the calling app. */
 export const TRACE_HEADER = 'x-trace';
 
 export function buildRoutes(node: NodeIR): JsonObject[] {
   if (node.kind === 'grpc') return node.outbound.virtualHosts.map(grpcRouteConfiguration);
-  return [envoyOutboundRouteConfiguration(node)];
+  return [envoyOutboundRouteConfiguration(node), inboundRouteConfig(node)];
 }
 
 function envoyOutboundRouteConfiguration(node: NodeIR): JsonObject {
@@ -97,18 +100,28 @@ function grpcRouteAction(vh: VirtualHostIR): JsonObject {
   };
 }
 
-/** Envoy inbound: everything that passed TLS, RBAC and the rate limit goes to the local app. */
+/** Envoy inbound: everything that passed TLS, RBAC and the rate limit of this route goes to the local app. */
 export function inboundRouteConfig(node: NodeIR): JsonObject {
   const local = node.inbound.localCluster;
   if (!local) throw new Error(`bug: envoy node ${node.id} has no local cluster`);
+  const rl = node.inbound.rateLimit;
   return {
+    '@type': TYPE.routeConfiguration,
     name: node.inbound.listenerName,
     virtual_hosts: [
       {
         name: 'inbound',
         domains: ['*'],
         routes: [
-          { name: 'default', match: { prefix: '/' }, route: { cluster: local.name, timeout: duration(node.inbound.timeoutMs.value) } },
+          {
+            name: 'default',
+            match: { prefix: '/' },
+            route: { cluster: local.name, timeout: duration(node.inbound.timeoutMs.value) },
+            typed_per_filter_config: {
+              [RBAC_FILTER_NAME]: rbacPerRoute(node.inbound.access),
+              ...(rl ? { [LOCAL_RATE_LIMIT_FILTER_NAME]: localRateLimitPerRoute(rl) } : {}),
+            },
+          },
         ],
       },
     ],

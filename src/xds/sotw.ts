@@ -36,11 +36,15 @@ interface TypeState {
   nonce?: string;
   /** The node has named resources of this type on this stream: an empty list no longer means wildcard. */
   named?: boolean;
+  /** endpoints only: the number of CDS responses sent on this stream when this type was last sent. */
+  clustersSentAtSend?: number;
 }
 
 export class SotwStream extends StreamBase {
   protected readonly protocol = 'sotw';
   private readonly types = new Map<ResourceKind, TypeState>();
+  /** CDS responses sent on this stream (see needsWarmingAnswer). */
+  private clustersSent = 0;
 
   onRequest(req: DiscoveryRequestMsg): void {
     this.safely(() => this.handle(req));
@@ -82,7 +86,7 @@ export class SotwStream extends StreamBase {
       this.deps.status.acked(node, kind, current);
       return;
     }
-    if (st.sentVersion !== current || subscriptionGrew(st)) this.send(kind, st, snap);
+    if (st.sentVersion !== current || subscriptionGrew(st) || this.needsWarmingAnswer(kind, st)) this.send(kind, st, snap);
     else forgetDropped(st);
   }
 
@@ -104,6 +108,18 @@ export class SotwStream extends StreamBase {
     }
   }
 
+  /**
+   * An updated cluster warms until it gets its ClusterLoadAssignment, even when
+   * the endpoints did not change (xDS protocol, "Resource warming"): Envoy asks
+   * for EDS again after every CDS update, at the version it already has. Left
+   * unanswered, the new cluster stays warming for initial_fetch_timeout (15 s)
+   * and then serves with no endpoints. So the first EDS request after a CDS
+   * response is answered at any version, as Kuma does over go-control-plane.
+   */
+  private needsWarmingAnswer(kind: ResourceKind, st: TypeState): boolean {
+    return kind === 'endpoints' && st.clustersSentAtSend !== undefined && st.clustersSentAtSend < this.clustersSent;
+  }
+
   private send(kind: ResourceKind, st: TypeState, snap: NodeSnapshot): void {
     const t = snap.types[kind];
     let resources: PreparedResource[];
@@ -116,6 +132,8 @@ export class SotwStream extends StreamBase {
     st.sentWildcard = st.wildcard;
     st.sentNames = new Set(st.names);
     st.nonce = nonce;
+    if (kind === 'clusters') this.clustersSent++;
+    if (kind === 'endpoints') st.clustersSentAtSend = this.clustersSent;
     this.deps.status.sent(this.nodeId!, kind, t.version, nonce);
     this.deps.metrics.pushes++;
     this.deps.metrics.pushBytes += bytes.length;

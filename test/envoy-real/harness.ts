@@ -153,3 +153,31 @@ export async function eventually<T>(what: string, timeoutMs: number, fn: () => P
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/** Up, every sidecar connected and in sync with the control plane (ACKed its current snapshot). */
+export async function upInSync(setup: Setup): Promise<AdminClientOptions> {
+  const rt = setup.runtime;
+  await rt.up();
+  const client = adminClient(setup.pkiDir, await rt.controlPlaneAdminUrl());
+  let last: StatusReport | undefined;
+  try {
+    await eventually('every sidecar connected and ACKed', 120_000, async () => {
+      const s = (last = await controlPlaneStatus(client));
+      return rt.nodes.every((n) => s.nodes.some((x) => x.node === n.node && x.connected && x.inSync)) ? s : undefined;
+    });
+  } catch (err) {
+    const logs = await Promise.all(rt.nodes.map(async (n) => `--- ${n.node}:\n${(await rt.sidecarLog(n.node)).slice(-1500)}`));
+    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.nodes.map((n) => ({ node: n.node, connected: n.connected, inSync: n.inSync, nacked: n.nacked })))}\n${logs.join('\n')}`);
+  }
+  return client;
+}
+
+/** `mesh apply --wait` of the runtime's mesh directory as the admin `ops`; throws unless every node ACKed. */
+export async function applyAndWait(setup: Setup, timeout = '60s'): Promise<string> {
+  const rt = setup.runtime;
+  const r = await mesh(['apply', rt.meshDir, '--server', await rt.controlPlaneAdminUrl(), '--pki', setup.pkiDir, '--admin', 'ops', '--wait', '--timeout', timeout]);
+  if (r.code !== 0) throw new Error(`mesh apply exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  const acked = /all (\d+) connected node\(s\) ACKed revision (\S+)/.exec(r.stdout);
+  if (!acked) throw new Error(`mesh apply did not report every node ACKed:\n${r.stdout}`);
+  return acked[2]!;
+}

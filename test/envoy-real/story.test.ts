@@ -13,11 +13,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseDocument } from 'yaml';
 import type { MeshRuntime } from '../../src/compose/runtime';
 import type { ProbeResult } from '../../src/compose/probe';
 import { lintMesh } from '../../src/lint';
-import { adminClient, controlPlaneStatus, eventually, EXAMPLE, mesh, runningSkip, setUp, suiteSkip, type Backend, type Setup } from './harness';
+import { accessLog, countBy, editPolicies, statSum } from './envoy-admin';
+import { adminClient, controlPlaneStatus, eventually, EXAMPLE, mesh, runningSkip, setUp, suiteSkip, upInSync, type Backend, type Setup } from './harness';
 const PAYOUT = { method: 'POST', path: '/payout', json: { project: 'HWY-94', usd: 200_000 } } as const;
 const CALLER = 'impact-calc';
 const CALLEE = 'grant-pay';
@@ -63,12 +63,7 @@ function story(backend: Backend): void {
     const up = (): Promise<MeshRuntime> =>
       (running ??= (async () => {
         const rt = setup!.runtime;
-        await rt.up();
-        const client = adminClient(setup!.pkiDir, await rt.controlPlaneAdminUrl());
-        await eventually('every sidecar connected and ACKed', 120_000, async () => {
-          const s = await controlPlaneStatus(client);
-          return rt.nodes.every((n) => s.nodes.some((x) => x.node === n.node && x.connected && x.inSync)) ? s : undefined;
-        });
+        await upInSync(setup!);
         await eventually(`${CALLER} -> ${CALLEE} answers 202 (registration reached the sidecars)`, 90_000, async () => ((await rt.outbound(CALLER, { to: CALLEE, ...PAYOUT }))[0]?.status === 202 ? true : undefined));
         return rt;
       })());
@@ -127,6 +122,9 @@ function story(backend: Backend): void {
     test('mesh apply of a changed policy is ACKed by every sidecar and takes effect with nothing restarted', { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {
       const rt = await up();
       const markers = await rt.processMarkers();
+      // A rate limit is route config (RDS): the inbound listener itself does not change.
+      const rdsStat = new RegExp(`^http\\.inbound\\.rds\\.inbound\\|${rt.nodes.find((n) => n.node === CALLEE)!.inboundPort}\\.update_success$`);
+      const rdsBefore = statSum(await rt.admin(CALLEE, '/stats'), rdsStat);
       const ldsBefore = statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/);
       renderedPolicies = fs.readFileSync(path.join(rt.meshDir, 'mesh_policies.yml'), 'utf8');
       editPolicies(rt.meshDir, (doc) => doc.setIn(['rate_limits', CALLEE, 'rps'], 5));
@@ -139,7 +137,8 @@ function story(backend: Backend): void {
       const status = await controlPlaneStatus(adminClient(setup!.pkiDir, url));
       assert.equal(status.revision, acked[2]);
       for (const n of rt.nodes) assert.ok(status.nodes.some((x) => x.node === n.node && x.connected && x.inSync && !x.nacked), `${n.node} in sync at ${status.revision}`);
-      await eventually(`${CALLEE}'s Envoy took a new listener over LDS`, 10_000, async () => (statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/) > ldsBefore ? true : undefined));
+      await eventually(`${CALLEE}'s Envoy took its new inbound route over RDS`, 10_000, async () => (statSum(await rt.admin(CALLEE, '/stats'), rdsStat) > rdsBefore ? true : undefined));
+      assert.equal(statSum(await rt.admin(CALLEE, '/stats'), /^listener_manager\.lds\.update_success$/), ldsBefore, 'no listener was replaced (open connections keep serving)');
       assert.deepEqual(await rt.processMarkers(), markers, 'no container or process was restarted');
       rateLimited = true;
     });
@@ -184,42 +183,4 @@ function story(backend: Backend): void {
       assert.match(clusters, new RegExp(`^outbound\\|${CALLEE}[^\\n]*::health_flags::[^\\n]*failed_outlier_check`, 'm'), 'the host is marked failed_outlier_check');
     });
   });
-}
-
-/** The access-log entry (JSON, one per line on the sidecar's stdout) of one request and direction. */
-function accessLog(log: string, traceId: string, direction: 'inbound' | 'outbound'): Record<string, unknown> | undefined {
-  for (const line of log.split('\n')) {
-    const t = line.trim();
-    if (!t.startsWith('{')) continue;
-    try {
-      const e = JSON.parse(t) as Record<string, unknown>;
-      if (e['trace_id'] === traceId && e['direction'] === direction) return e;
-    } catch {
-      /* not an access-log line */
-    }
-  }
-  return undefined;
-}
-
-/** Sum of the counters whose names match, from Envoy's /stats text (`name: value` per line). */
-function statSum(text: string, name: RegExp): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^(\S+): (\d+)$/.exec(line.trim());
-    if (m && name.test(m[1]!)) sum += Number(m[2]);
-  }
-  return sum;
-}
-
-function countBy(results: readonly ProbeResult[]): Map<number | string, number> {
-  const m = new Map<number | string, number>();
-  for (const r of results) m.set(r.status ?? 'no answer', (m.get(r.status ?? 'no answer') ?? 0) + 1);
-  return m;
-}
-
-function editPolicies(meshDir: string, edit: (doc: ReturnType<typeof parseDocument>) => void): void {
-  const file = path.join(meshDir, 'mesh_policies.yml');
-  const doc = parseDocument(fs.readFileSync(file, 'utf8'));
-  edit(doc);
-  fs.writeFileSync(file, doc.toString());
 }

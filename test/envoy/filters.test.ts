@@ -9,17 +9,29 @@ test('filters: inbound order is rbac, local rate limit, router', () => {
   assert.deepEqual(filterNames(hcm), ['envoy.filters.http.rbac', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
 });
 
-test('filters: no rate limit policy, no rate limit filter; outbound has only the router', () => {
+/** The per-route config of a filter on the inbound route of an Envoy node (RDS `inbound|<port>`). */
+function inboundPerRoute(node: Any, port: number, filter: string): Any {
+  return resource(node, 'routes', `inbound|${port}`).virtual_hosts[0].routes[0].typed_per_filter_config[filter];
+}
+
+test('filters: Envoy inbound chains always carry rbac, local rate limit, router (policies are per route); outbound only the router', () => {
   const gp = compiledNode(ceqModel(), 'grant-pay');
-  assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'inbound|15090'))), ['envoy.filters.http.rbac', 'envoy.filters.http.router']);
+  assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'inbound|15090'))), ['envoy.filters.http.rbac', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
   assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'outbound|15001'))), ['envoy.filters.http.router']);
+  // No rate limit policy: no bucket on the route, and the listener's filter enables nothing.
+  assert.equal(inboundPerRoute(gp, 15090, 'envoy.filters.http.local_ratelimit'), undefined);
+  const listenerRl = hcmOf(resource(gp, 'listeners', 'inbound|15090')).http_filters[1].typed_config;
+  assert.deepEqual(listenerRl, { '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit', stat_prefix: 'inbound_rate_limit' });
 });
 
-test('rbac: ALLOW with one policy per caller, principal = authenticated SPIFFE ID (exact)', () => {
-  const hcm = hcmOf(resource(compiledNode(ceqModel(), 'grant-pay'), 'listeners', 'inbound|15090'));
-  const rbac = hcm.http_filters[0].typed_config;
-  assert.equal(rbac['@type'], 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC');
-  assert.deepEqual(rbac.rules, {
+test('rbac: the listener denies everything; the inbound route allows one policy per caller, principal = authenticated SPIFFE ID (exact)', () => {
+  const gp = compiledNode(ceqModel(), 'grant-pay');
+  const listenerRbac = hcmOf(resource(gp, 'listeners', 'inbound|15090')).http_filters[0].typed_config;
+  assert.equal(listenerRbac['@type'], 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC');
+  assert.deepEqual(listenerRbac.rules, { action: 'ALLOW', policies: {} });
+  const perRoute = inboundPerRoute(gp, 15090, 'envoy.filters.http.rbac');
+  assert.equal(perRoute['@type'], 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute');
+  assert.deepEqual(perRoute.rbac.rules, {
     action: 'ALLOW',
     policies: {
       'allow|impact-calc': {
@@ -30,15 +42,13 @@ test('rbac: ALLOW with one policy per caller, principal = authenticated SPIFFE I
   });
 });
 
-test('rbac: nobody allowed -> empty ALLOW policies (deny all)', () => {
+test('rbac: nobody allowed -> empty ALLOW policies on the route (deny all), never a missing RBACPerRoute.rbac (which would disable RBAC)', () => {
   const model = withPolicies(ceqModel(), 'grant-pay', (p) => ({ ...p, access: { allow: [] } }));
-  const hcm = hcmOf(resource(compiledNode(model, 'grant-pay'), 'listeners', 'inbound|15090'));
-  assert.deepEqual(hcm.http_filters[0].typed_config.rules, { action: 'ALLOW', policies: {} });
+  assert.deepEqual(inboundPerRoute(compiledNode(model, 'grant-pay'), 15090, 'envoy.filters.http.rbac').rbac.rules, { action: 'ALLOW', policies: {} });
 });
 
-test('local rate limit: bucket of burst tokens, rps per 1s, enabled and enforced 100%, 429', () => {
-  const hcm = hcmOf(resource(compiledNode(ceqModel(), 'impact-calc'), 'listeners', 'inbound|15081'));
-  const rl: Any = hcm.http_filters[1].typed_config;
+test('local rate limit: bucket of burst tokens, rps per 1s, enabled and enforced 100%, 429, on the inbound route', () => {
+  const rl: Any = inboundPerRoute(compiledNode(ceqModel(), 'impact-calc'), 15081, 'envoy.filters.http.local_ratelimit');
   assert.deepEqual(rl.token_bucket, { max_tokens: 50, tokens_per_fill: 50, fill_interval: '1s' });
   assert.deepEqual(rl.filter_enabled.default_value, { numerator: 100, denominator: 'HUNDRED' });
   assert.deepEqual(rl.filter_enforced.default_value, { numerator: 100, denominator: 'HUNDRED' });
@@ -51,6 +61,5 @@ test('local rate limit: burst above rps sizes the bucket', () => {
     ...p,
     rateLimit: { ...p.rateLimit!, burst: { value: 80, from: { kind: 'builtin' } } },
   }));
-  const hcm = hcmOf(resource(compiledNode(model, 'impact-calc'), 'listeners', 'inbound|15081'));
-  assert.deepEqual(hcm.http_filters[1].typed_config.token_bucket, { max_tokens: 80, tokens_per_fill: 50, fill_interval: '1s' });
+  assert.deepEqual(inboundPerRoute(compiledNode(model, 'impact-calc'), 15081, 'envoy.filters.http.local_ratelimit').token_bucket, { max_tokens: 80, tokens_per_fill: 50, fill_interval: '1s' });
 });

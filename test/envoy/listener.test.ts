@@ -20,9 +20,12 @@ test('inbound listener: 0.0.0.0:<mesh port>, mTLS required, SDS cert and trust b
   ]);
 });
 
-test('inbound listener: inline route to the local STATIC cluster with the service timeout, JSON access log', () => {
-  const hcm = hcmOf(resource(compiledNode(ceqModel(), 'grant-pay'), 'listeners', 'inbound|15090'));
-  assert.deepEqual(hcm.route_config.virtual_hosts[0].routes[0].route, { cluster: 'inbound|15090|local', timeout: '2s' });
+test('inbound listener: RDS route (same name) to the local STATIC cluster with the service timeout, JSON access log', () => {
+  const node = compiledNode(ceqModel(), 'grant-pay');
+  const hcm = hcmOf(resource(node, 'listeners', 'inbound|15090'));
+  assert.equal(hcm.route_config, undefined, 'not inline: a listener change would leave open connections on the old config');
+  assert.equal(hcm.rds.route_config_name, 'inbound|15090');
+  assert.deepEqual(resource(node, 'routes', 'inbound|15090').virtual_hosts[0].routes[0].route, { cluster: 'inbound|15090|local', timeout: '2s' });
   // The stdout logger, not a file logger on /dev/stdout (which cannot be reopened when stdout is a socket).
   assert.equal(hcm.access_log[0].name, 'envoy.access_loggers.stdout');
   assert.equal(hcm.access_log[0].typed_config['@type'], 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog');

@@ -8,9 +8,9 @@ function vhost(name: string): Any {
   return rc.virtual_hosts.find((v: Any) => v.name === name);
 }
 
-test('routes: one RouteConfiguration `outbound`, a virtual host per allowed callee, x-trace response header', () => {
+test('routes: `outbound` with a virtual host per allowed callee and an x-trace response header; `inbound|<port>` for the inbound listener', () => {
   const node = compiledNode(ceqModel(), 'impact-calc');
-  assert.deepEqual(node.resources.routes.map((r) => r['name']), ['outbound']);
+  assert.deepEqual(node.resources.routes.map((r) => r['name']), ['outbound', 'inbound|15081']);
   const rc: Any = node.resources.routes[0];
   assert.deepEqual(rc.virtual_hosts.map((v: Any) => v.name), ['grant-pay', 'public-docs']);
   assert.deepEqual(rc.response_headers_to_add, [

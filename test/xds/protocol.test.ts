@@ -37,7 +37,7 @@ function edit(dir: string, file: string, from: string, to: string): void {
 const IC = { id: 'impact-calc', cluster: 'impact-calc' };
 
 /** An ACK travels asynchronously; wait until the server has seen it before changing the snapshot. */
-async function acked(plane: Awaited<ReturnType<typeof startTestPlane>>, node: string, kind: 'listeners' | 'clusters', version: string): Promise<void> {
+async function acked(plane: Awaited<ReturnType<typeof startTestPlane>>, node: string, kind: 'listeners' | 'clusters' | 'routes', version: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (plane.cp.status.get(node)?.types[kind]?.ackedVersion === version) return;
     await new Promise((r) => setTimeout(r, 10));
@@ -72,30 +72,33 @@ test('SotW: named subscriptions (EDS) get only what they name; an unknown name i
   });
 });
 
+const IN = ['inbound|15081'];
+
 test('SotW: a stale nonce is ignored; a NACK keeps the last good version, is recorded, and is not answered', async () => {
   await withPlane(async ({ dir, plane, client }) => {
     const s = client.sotw();
-    s.send({ node: IC, type_url: TYPE.listeners });
+    // A rate limit is the inbound route's config (RDS), so rps edits change `routes`.
+    s.send({ node: IC, type_url: TYPE.routes, resource_names: IN });
     const first = decodeSotw(await s.next());
-    s.send({ type_url: TYPE.listeners, version_info: first.version_info, response_nonce: first.nonce });
-    await acked(plane, 'impact-calc', 'listeners', first.version_info);
+    s.send({ type_url: TYPE.routes, version_info: first.version_info, response_nonce: first.nonce, resource_names: IN });
+    await acked(plane, 'impact-calc', 'routes', first.version_info);
     edit(dir, 'mesh_policies.yml', 'rps: 50', 'rps: 70');
     assert.equal(plane.cp.apply(readMeshSources(dir), dir).ok, true);
     const second = decodeSotw(await s.next());
     assert.notEqual(second.version_info, first.version_info);
     // A request carrying the old nonce is stale: no response, and it does not count as an ACK.
     const staleBefore = plane.cp.metrics.staleNonces;
-    s.send({ type_url: TYPE.listeners, version_info: first.version_info, response_nonce: first.nonce });
+    s.send({ type_url: TYPE.routes, version_info: first.version_info, response_nonce: first.nonce, resource_names: IN });
     assert.ok(await s.quiet(300));
     assert.equal(plane.cp.metrics.staleNonces, staleBefore + 1);
-    assert.equal(plane.cp.status.get('impact-calc')!.types.listeners!.ackedVersion, first.version_info);
+    assert.equal(plane.cp.status.get('impact-calc')!.types.routes!.ackedVersion, first.version_info);
     // NACK the new version: recorded with the message, nothing resent, the node stays on the first version.
-    s.send({ type_url: TYPE.listeners, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'listener rejected by test' } });
+    s.send({ type_url: TYPE.routes, resource_names: IN, version_info: first.version_info, response_nonce: second.nonce, error_detail: { code: 3, message: 'route rejected by test' } });
     assert.ok(await s.quiet(300), 'a NACK is not answered with the same version');
     const status = plane.cp.statusReport().nodes.find((n) => n.node === 'impact-calc')!;
     assert.equal(status.nacked, true);
-    assert.equal(status.types.listeners!.acked, first.version_info);
-    assert.deepEqual({ version: status.types.listeners!.lastNack!.version, message: status.types.listeners!.lastNack!.message }, { version: second.version_info, message: 'listener rejected by test' });
+    assert.equal(status.types.routes!.acked, first.version_info);
+    assert.deepEqual({ version: status.types.routes!.lastNack!.version, message: status.types.routes!.lastNack!.message }, { version: second.version_info, message: 'route rejected by test' });
     // The next good change is pushed again.
     edit(dir, 'mesh_policies.yml', 'rps: 70', 'rps: 80');
     assert.equal(plane.cp.apply(readMeshSources(dir), dir).ok, true);
@@ -125,19 +128,50 @@ test('SotW: clusters are pushed before listeners, endpoints before routes, when 
     const s = client.sotw();
     const acks: Record<string, string> = {};
     // Subscribe in the "wrong" order on purpose.
-    for (const [type, names] of [[TYPE.routes, ['outbound']], [TYPE.listeners, []], [TYPE.endpoints, ['outbound|grant-pay|v1', 'outbound|grant-pay|v2', 'outbound|public-docs']], [TYPE.clusters, []]] as const) {
+    for (const [type, names] of [[TYPE.routes, ['outbound', 'inbound|15081']], [TYPE.listeners, []], [TYPE.endpoints, ['outbound|grant-pay|v1', 'outbound|grant-pay|v2', 'outbound|public-docs']], [TYPE.clusters, []]] as const) {
       s.send({ node: IC, type_url: type, resource_names: [...names] });
       const r = decodeSotw(await s.next());
       s.send({ type_url: type, version_info: r.version_info, response_nonce: r.nonce, resource_names: [...names] });
       acks[type] = r.version_info;
     }
-    // A new split version changes clusters, endpoints, routes; a new rate changes listeners.
+    // A new split version changes clusters, endpoints, routes; a new outbound port changes listeners.
     edit(dir, 'mesh_policies.yml', 'v1: 90\n      v2: 10', 'v2: 100');
-    edit(dir, 'mesh_policies.yml', 'rps: 50', 'rps: 55');
+    edit(dir, 'mesh.yml', 'outbound: 15001', 'outbound: 15002');
     assert.equal(plane.cp.apply(readMeshSources(dir), dir).ok, true);
     const order: string[] = [];
     for (let i = 0; i < 4; i++) order.push(decodeSotw(await s.next()).type_url);
     assert.deepEqual(order, [TYPE.clusters, TYPE.endpoints, TYPE.listeners, TYPE.routes]);
+    s.cancel();
+  });
+});
+
+test('SotW: after a CDS update, the next EDS request is answered even at the version the node has (cluster warming)', async () => {
+  await withPlane(async ({ dir, plane, client }) => {
+    const s = client.sotw();
+    const eds = ['outbound|grant-pay|v1', 'outbound|grant-pay|v2', 'outbound|public-docs'];
+    s.send({ node: IC, type_url: TYPE.clusters });
+    const c1 = decodeSotw(await s.next());
+    s.send({ type_url: TYPE.clusters, version_info: c1.version_info, response_nonce: c1.nonce });
+    s.send({ type_url: TYPE.endpoints, resource_names: eds });
+    const e1 = decodeSotw(await s.next());
+    s.send({ type_url: TYPE.endpoints, version_info: e1.version_info, response_nonce: e1.nonce, resource_names: eds });
+    assert.ok(await s.quiet(300), 'an EDS ACK is not answered');
+    // A circuit breaker change: new clusters, same endpoints.
+    edit(dir, 'mesh_policies.yml', 'max_failures: 3', 'max_failures: 4');
+    assert.equal(plane.cp.apply(readMeshSources(dir), dir).ok, true);
+    const c2 = decodeSotw(await s.next());
+    assert.equal(c2.type_url, TYPE.clusters);
+    assert.ok(await s.quiet(300), 'endpoints did not change, so nothing is pushed for them');
+    s.send({ type_url: TYPE.clusters, version_info: c2.version_info, response_nonce: c2.nonce });
+    // Envoy re-requests EDS for the warming clusters, at the version and nonce it has: that one is answered.
+    s.send({ type_url: TYPE.endpoints, version_info: e1.version_info, response_nonce: e1.nonce, resource_names: eds });
+    const e2 = decodeSotw(await s.next());
+    assert.equal(e2.type_url, TYPE.endpoints);
+    assert.equal(e2.version_info, e1.version_info);
+    assert.deepEqual(e2.names, eds);
+    // Its ACK is not answered again.
+    s.send({ type_url: TYPE.endpoints, version_info: e2.version_info, response_nonce: e2.nonce, resource_names: eds });
+    assert.ok(await s.quiet(300), 'the ACK of the warming answer is not answered');
     s.cancel();
   });
 });

@@ -32,6 +32,6 @@ export function httpFilters(ctx: FilterContext): JsonObject[] {
 }
 
 export type { FilterChainKind, FilterContext, HttpFilterSpec } from './types';
-export { RBAC_FILTER_NAME, rbacRules } from './rbac';
-export { LOCAL_RATE_LIMIT_FILTER_NAME } from './local-ratelimit';
+export { RBAC_FILTER_NAME, rbacRules, rbacPerRoute } from './rbac';
+export { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute } from './local-ratelimit';
 export { ROUTER_FILTER_NAME } from './router';

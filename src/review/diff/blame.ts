@@ -60,23 +60,30 @@ export function blame(rules: readonly BlameRule[], kind: BlameKind, resource: st
 function inboundRules(ir: NodeIR, model: MeshModel): BlameRule[] {
   const resource = ir.inbound.listenerName;
   const rule = (anchor: PathSeg[], from: Provenance[]): BlameRule => ({ kind: 'listeners', resource, anchor, from });
+  // Envoy sidecars keep access, rate limit and timeout in the inbound RDS config of the same name
+  // (src/envoy/route.ts); proxyless gRPC servers in the listener.
+  const inRoute = ir.kind === 'envoy';
+  const policy = (anchor: PathSeg[], from: Provenance[]): BlameRule => ({ kind: inRoute ? 'routes' : 'listeners', resource, anchor, from });
   const svc = model.services.find((s) => s.name === ir.service);
   const portPos = ir.kind === 'envoy' ? svc?.fieldPos['mesh_port'] : svc?.fieldPos['port'];
+  const rbac = inRoute ? [k('envoy.filters.http.rbac')] : [n('envoy.filters.http.rbac')];
   const rules = [
     rule([], [fileProvenance(ir.pos)]),
+    ...(inRoute ? [policy([], [fileProvenance(ir.pos)])] : []),
     rule([k('address')], [portPos ? fileProvenance(portPos) : settingsFrom(model)]),
-    rule([n('envoy.filters.http.rbac')], [ir.inbound.access.from]),
-    ...ir.inbound.access.allowed.map((c) => rule([n('envoy.filters.http.rbac'), k('policies'), k(`allow|${c.service}`)], [c.from])),
-    rule([k('route_config'), k('timeout')], [ir.inbound.timeoutMs.from]),
+    policy(rbac, [ir.inbound.access.from]),
+    ...ir.inbound.access.allowed.map((c) => policy([...rbac, k('policies'), k(`allow|${c.service}`)], [c.from])),
+    policy(inRoute ? [k('route'), k('timeout')] : [k('route_config'), k('timeout')], [ir.inbound.timeoutMs.from]),
   ];
   const rl = ir.inbound.rateLimit;
   if (rl) {
-    const bucket = [n('envoy.filters.http.local_ratelimit'), k('token_bucket')];
+    const filter = inRoute ? k('envoy.filters.http.local_ratelimit') : n('envoy.filters.http.local_ratelimit');
+    const bucket = [filter, k('token_bucket')];
     rules.push(
-      rule([n('envoy.filters.http.local_ratelimit')], froms(rl.rps, rl.burst, rl.fillIntervalMs)),
-      rule([...bucket, k('max_tokens')], froms(rl.burst)),
-      rule([...bucket, k('tokens_per_fill')], froms(rl.rps)),
-      rule([...bucket, k('fill_interval')], froms(rl.fillIntervalMs)),
+      policy([filter], froms(rl.rps, rl.burst, rl.fillIntervalMs)),
+      policy([...bucket, k('max_tokens')], froms(rl.burst)),
+      policy([...bucket, k('tokens_per_fill')], froms(rl.rps)),
+      policy([...bucket, k('fill_interval')], froms(rl.fillIntervalMs)),
     );
   }
   if (ir.inbound.localCluster) {

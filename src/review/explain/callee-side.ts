@@ -23,7 +23,8 @@ export function calleeSide(callee: NodeOutput, principal: string, headers: Heade
   const listener = byName(callee.resources.listeners, listenerName);
   if (!listener) throw new Error(`bug: ${callee.id} has no inbound listener ${listenerName}`);
   const hcm = hcmOf(listener) ?? {};
-  const decision = evaluateRbac(httpFilter(hcm, 'envoy.filters.http.rbac'), { principal, headers, destinationPort: ir.inbound.port });
+  const route = inboundRoute(callee, hcm, headers);
+  const decision = evaluateRbac(filterConfig(hcm, route, 'envoy.filters.http.rbac'), { principal, headers, destinationPort: ir.inbound.port });
   const policy = decision.matched[0];
   const rule = ir.inbound.access.allowed.find((a) => `allow|${a.service}` === policy)?.from;
   const access: AccessAnswer = {
@@ -39,9 +40,27 @@ export function calleeSide(callee: NodeOutput, principal: string, headers: Heade
   return {
     access,
     calleeAcceptsCaller: sanAccepted(list(listener['filter_chains'])[0]?.['transport_socket'], principal),
-    ...rateLimitOf(callee, hcm),
-    ...inboundTimeoutOf(callee, hcm, headers),
+    ...rateLimitOf(callee, filterConfig(hcm, route, 'envoy.filters.http.local_ratelimit')),
+    ...inboundTimeoutOf(callee, route),
   };
+}
+
+/** The inbound route a request takes: in the listener's own route_config (gRPC servers) or its RDS config (Envoy). */
+function inboundRoute(callee: NodeOutput, hcm: JsonObject, headers: Headers): JsonObject | undefined {
+  const rdsName = obj(hcm['rds'])?.['route_config_name'];
+  const rc = obj(hcm['route_config']) ?? (typeof rdsName === 'string' ? byName(callee.resources.routes, rdsName) : undefined);
+  const found = rc && findVirtualHost(rc, headers.get(':authority') ?? '');
+  return found ? findRoute(found.vh, headers) : undefined;
+}
+
+/**
+ * A filter's effective config for one route: the route's typed_per_filter_config replaces the
+ * listener's (RBACPerRoute wraps it in `rbac`), as Envoy applies them.
+ */
+function filterConfig(hcm: JsonObject, route: JsonObject | undefined, name: string): JsonObject | undefined {
+  const perRoute = obj(obj(route?.['typed_per_filter_config'])?.[name]);
+  if (perRoute) return obj(perRoute['rbac']) ?? perRoute;
+  return httpFilter(hcm, name);
 }
 
 /** A TLS context with SAN matchers accepts a peer whose SPIFFE ID matches one of them; none: any chain to the bundle. */
@@ -50,8 +69,7 @@ export function sanAccepted(tls: unknown, spiffeId: string): boolean {
   return matchers.length === 0 || matchers.some((m) => stringMatches(m, spiffeId));
 }
 
-function rateLimitOf(callee: NodeOutput, hcm: JsonObject): { rateLimit?: RateLimitAnswer } {
-  const cfg = httpFilter(hcm, 'envoy.filters.http.local_ratelimit');
+function rateLimitOf(callee: NodeOutput, cfg: JsonObject | undefined): { rateLimit?: RateLimitAnswer } {
   const bucket = obj(cfg?.['token_bucket']);
   const rl = callee.ir.inbound.rateLimit;
   if (!bucket || !rl) return {};
@@ -66,10 +84,7 @@ function rateLimitOf(callee: NodeOutput, hcm: JsonObject): { rateLimit?: RateLim
 }
 
 /** Envoy sidecars route inbound requests to the app with the service's own timeout; gRPC servers do not forward. */
-function inboundTimeoutOf(callee: NodeOutput, hcm: JsonObject, headers: Headers): { inboundTimeout?: Sourced<string> } {
-  const rc = obj(hcm['route_config']);
-  const found = rc && findVirtualHost(rc, headers.get(':authority') ?? '');
-  const route = found && findRoute(found.vh, headers);
+function inboundTimeoutOf(callee: NodeOutput, route: JsonObject | undefined): { inboundTimeout?: Sourced<string> } {
   const timeout = obj(route?.['route'])?.['timeout'];
   if (timeout === undefined) return {};
   return { inboundTimeout: { value: String(timeout), from: provenanceJson(callee.ir.inbound.timeoutMs.from) } };
