@@ -204,6 +204,19 @@ export class ControlPlane {
     this.opts.log.log('info', 'endpoints changed', { services: [...services].sort(), nodes: changed });
   }
 
+  /**
+   * Re-reads every node's secrets from the PKI store (after `mesh certs rotate`) and
+   * pushes what changed: versions are content hashes, so only the SDS resources of
+   * re-issued certificates (and the bundle) go out. Returns the nodes that changed.
+   */
+  refreshSecrets(): string[] {
+    if (!this.compiled || !this.opts.secrets) return [];
+    const all = new Set(this.compiled.nodes.map((n) => n.id));
+    const changed = this.cache.update(buildSnapshots(this.compiled, all, (s) => this.registry.of(s), this.opts.secrets, this.encoder));
+    if (changed.length > 0) this.opts.log.log('info', 'certificates changed in the PKI store', { nodes: changed });
+    return changed;
+  }
+
   /** Per node and type: the versions a node should have now (for dry runs and --wait). */
   versions(): Record<string, Record<string, { version: string; resources: Record<string, string> }>> {
     const out: Record<string, Record<string, { version: string; resources: Record<string, string> }>> = {};

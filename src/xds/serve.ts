@@ -11,6 +11,7 @@ import { AdminServer } from './admin';
 import { ControlPlane, readMeshSources, type ApplyResult } from './control-plane';
 import type { Logger } from './log';
 import type { SecretSource } from './mesh-state';
+import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
 import { XdsServer, type TlsMaterial } from './server';
 
 export interface ServeOptions {
@@ -29,6 +30,8 @@ export interface ServeOptions {
   readonly log: Logger;
   /** ControlPlane.identifier in responses. */
   readonly identifier?: string;
+  /** How often the PKI store is checked for rotated certificates (default 2 s; 0 turns it off). */
+  readonly pkiPollMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -74,6 +77,8 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const admin = new AdminServer(cp, opts.log);
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
+  const pollMs = opts.pkiPollMs ?? DEFAULT_PKI_POLL_MS;
+  const pkiWatch = havePki && pollMs > 0 ? watchPki(opts.pkiDir!, () => cp.refreshSecrets(), pollMs) : undefined;
   opts.log.log('info', 'control plane listening', { ...ports, host: opts.host, tls: !opts.insecure, revision: cp.revision ?? null });
   return {
     cp,
@@ -82,6 +87,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     ports,
     ...(startup ? { startup } : {}),
     async stop() {
+      pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
       cp.close();
     },

@@ -232,7 +232,7 @@ describe('real Envoy (local): policies as the language states them, live', { con
     const expired = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-expired-'));
     try {
       fs.cpSync(setup.pkiDir, expired, { recursive: true });
-      await issueIdentities(expired, [service('impact-calc')], { trustDomain: TRUST_DOMAIN, now: new Date(Date.now() - 48 * 3600_000), validityMs: 3600_000 });
+      await issueIdentities(expired, [service('impact-calc')], { trustDomain: TRUST_DOMAIN, now: new Date(Date.now() - 3 * 60_000), validityMs: 60_000 }); // expired 2 min ago, within the CA's own validity (backdated 5 min)
       const res = await probe({ host: '127.0.0.1', port: node('grant-pay').inboundPort, ...PAYOUT, tls: { ca: path.join(setup.pkiDir, 'trust-bundle.pem'), cert: path.join(expired, 'svc', 'impact-calc', 'chain.pem'), key: path.join(expired, 'svc', 'impact-calc', 'key.pem'), servername: 'grant-pay' } });
       assert.equal(res.status, undefined, `an expired certificate got an HTTP answer: ${JSON.stringify(res)}`);
     } finally {
