@@ -10,8 +10,8 @@ function vhost(name: string): Any {
 
 test('routes: `outbound` with a virtual host per allowed callee and an x-trace response header; `inbound|<port>` for the inbound listener', () => {
   const node = compiledNode(ceqModel(), 'impact-calc');
-  assert.deepEqual(node.resources.routes.map((r) => r['name']), ['outbound', 'inbound|15081']);
-  const rc: Any = node.resources.routes[0];
+  assert.deepEqual(node.resources.routes.map((r) => r['name']), ['inbound|15081', 'outbound']);
+  const rc: Any = node.resources.routes.find((r) => r['name'] === 'outbound');
   assert.deepEqual(rc.virtual_hosts.map((v: Any) => v.name), ['grant-pay', 'public-docs']);
   assert.deepEqual(rc.response_headers_to_add, [
     { header: { key: 'x-trace', value: '%REQ(x-request-id)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
