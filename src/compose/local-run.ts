@@ -122,6 +122,19 @@ export class LocalRuntime implements MeshRuntime {
     return this.procs.get(`${node}-sidecar`)?.output ?? '';
   }
 
+  /** Starts a node's app again after killApp (same command and environment as `up`). */
+  startApp(node: string): void {
+    const n = this.node(node);
+    if (!n.app) throw new Error(`${node} has no example app`);
+    if (this.procs.get(`${node}-app`)?.running) throw new Error(`${node}'s app is running`);
+    this.start(`${node}-app`, n.app.argv, n.app.env);
+  }
+
+  /** What a node's app printed so far. */
+  appLog(node: string): string {
+    return this.procs.get(`${node}-app`)?.output ?? '';
+  }
+
   async killApp(node: string): Promise<void> {
     const p = this.procs.get(`${node}-app`);
     if (!p?.running) throw new Error(`${node}'s app is not running`);

@@ -10,7 +10,6 @@
  * `npm test` every real-Envoy test is reported skipped, with why.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { detectRealEnvoy, type Availability } from '../../src/compose/availability';
@@ -18,6 +17,7 @@ import { renderComposition } from '../../src/compose/compose';
 import { DockerRuntime } from '../../src/compose/docker-run';
 import { buildLocalPlan, describeConflicts, localPorts, MESH_BIN, type LocalPlan } from '../../src/compose/local-plan';
 import { LocalRuntime } from '../../src/compose/local-run';
+import { freeRange } from '../../src/compose/free-ports';
 import { runCommand, type CmdResult, type MeshRuntime } from '../../src/compose/runtime';
 import { EXAMPLES_DIR, PACKAGE_ROOT } from '../../src/paths';
 import { admin, loadCredentials } from '../../src/pki';
@@ -107,25 +107,6 @@ export async function setUp(backend: Backend, a: Availability = availability, ex
   const plan = buildLocalPlan(example, { workDir, pkiDir, basePort, envoyBin: a.envoyBin! });
   if (!('conflicts' in plan)) throw new Error(`the local plan has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`);
   return { workDir, pkiDir, runtime: new LocalRuntime(plan as LocalPlan, workDir, pkiDir) };
-}
-
-/** A base port whose next `n` ports are all free on 127.0.0.1 right now (small race until bound: accepted). */
-async function freeRange(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    let free = true;
-    for (let p = base; p < base + n && free; p++) free = await canBind(p);
-    if (free) return base;
-  }
-  throw new Error(`no ${n} consecutive free ports found on 127.0.0.1`);
-}
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 export function adminClient(pkiDir: string, server: string): AdminClientOptions {
