@@ -1,3 +1,4 @@
+import { escapeControls } from '../diag/excerpt';
 import { Command } from 'commander';
 import type { Diagnostic } from '../diag/diagnostic';
 import { UserError } from '../diag/errors';
@@ -105,6 +106,6 @@ function failWait(nacks: StatusReport['nodes'], lagging: StatusReport['nodes'], 
     const pending = Object.entries(n.types).filter(([, t]) => t?.acked !== t?.current).map(([k]) => k);
     lines.push(`  no answer: ${n.node} (${pending.join(', ') || 'no subscriptions'})`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(escapeControls(lines.join('\n'), true) + '\n');
   return 1;
 }

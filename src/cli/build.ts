@@ -5,8 +5,9 @@ import { hasErrors, type Diagnostic } from '../diag/diagnostic';
 import { formatDiagnostics } from '../diag/format';
 import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
-import { assertOutsideOutput, diffTree, writeTreeAtomically, type FileTree } from '../output/write-tree';
+import { diffTree, meshProtection, writeTreeAtomically, type FileTree } from '../output/write-tree';
 import { emitTree } from '../envoy/emit';
+import { assertReplaceable } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
 import type { SetExit } from './main';
@@ -18,6 +19,7 @@ interface BuildOptions {
   readonly explain?: boolean;
   readonly target?: string;
   readonly subnet?: string;
+  readonly force: boolean;
 }
 
 export function registerBuild(program: Command, setExit: SetExit): void {
@@ -26,6 +28,7 @@ export function registerBuild(program: Command, setExit: SetExit): void {
     .description('compile a mesh directory to Envoy xDS resources and bootstraps under --out (atomically)')
     .argument('[dir]', 'mesh directory', '.')
     .option('--out <dir>', 'output folder', 'out')
+    .option('--force', 'also build into an empty folder that no mesh build wrote (a folder with files in it is never replaced unless a build wrote it)', false)
     .option('--check', 'write nothing; exit 1 and list the files if --out differs from what the sources produce', false)
     .option('--templates <dir>', 'folder with your own copies of the bootstrap templates')
     .option('--explain', 'also write <node>/explain.json: every policy value with the file:line (or default) it came from; --check then compares it too', false)
@@ -40,6 +43,9 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   const loaded = lintMesh(dir);
   const diags: Diagnostic[] = [...loaded.diagnostics];
   if (!loaded.model) return finish(diags, 1);
+  const protect = meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir));
+  // Before compiling: a path the build may not replace is refused at once.
+  if (!opts.check) assertReplaceable(opts.out, { force: opts.force, protect });
   const compileOpts = opts.templates ? { templatesDir: opts.templates } : {};
   let tree: FileTree;
   let nodes: number;
@@ -59,7 +65,6 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     nodes = emitted.nodes;
   }
   if (hasErrors(diags)) return finish(diags, 1);
-  assertOutsideOutput(opts.out, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir));
   if (opts.check) {
     const d = diffTree(tree, opts.out);
     const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
@@ -71,7 +76,7 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes)\n`);
     return 0;
   }
-  writeTreeAtomically(opts.out, tree);
+  writeTreeAtomically(opts.out, tree, { force: opts.force, protect, onRecover: (n) => process.stderr.write(`mesh build: ${n}\n`) });
   process.stdout.write(formatDiagnostics(diags, 'text'));
   process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}\n`);
   return 0;

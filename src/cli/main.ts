@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../diag/errors';
+import { escapeControls } from '../diag/excerpt';
 import { PACKAGE_ROOT } from '../paths';
 import { registerLint } from './lint';
 import { registerValidate } from './validate';
@@ -56,7 +57,7 @@ function handleError(err: unknown): number {
     return 2;
   }
   if (err instanceof UserError) {
-    process.stderr.write(`mesh: error ${err.code}: ${err.message}\n`);
+    process.stderr.write(`mesh: error ${err.code}: ${escapeControls(err.message)}\n`);
     return err.exitCode;
   }
   // A bug: show the stack so it can be reported.

@@ -50,6 +50,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
     insecure: flags.insecure,
     log,
   });
+  if (running.cp.storeProblem) process.stderr.write(`mesh serve: error ${running.cp.storeProblem}; serving ${dir} instead\n`);
   process.stdout.write(`mesh serve: xDS ${flags.listen}:${running.ports.xds}${flags.insecure ? ' (INSECURE)' : ' (mTLS)'}, admin ${flags.insecure ? '127.0.0.1' : flags.listen}:${running.ports.admin}${running.ports.proxyless !== undefined ? `, proxyless xDS 127.0.0.1:${running.ports.proxyless}` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();

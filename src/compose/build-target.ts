@@ -3,12 +3,10 @@
  * tree atomically or compare it with disk (`--check`), exactly as `mesh build`
  * does for out/.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasErrors } from '../diag/diagnostic';
-import { UserError } from '../diag/errors';
 import { formatDiagnostics } from '../diag/format';
-import { assertOutsideOutput, diffTree, writeTreeAtomically } from '../output/write-tree';
+import { diffTree, meshProtection, writeTreeAtomically } from '../output/write-tree';
 import { renderComposition, type Composition } from './compose';
 import { SubnetError } from './network';
 
@@ -17,6 +15,7 @@ export interface ComposeBuildFlags {
   readonly check: boolean;
   readonly templates?: string;
   readonly subnet?: string;
+  readonly force?: boolean;
 }
 
 export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
@@ -31,8 +30,6 @@ export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
   process.stdout.write(formatDiagnostics(r.diagnostics, 'text'));
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (!r.tree || !r.plan || hasErrors(r.diagnostics)) return 1;
-  // The store holds private keys: the composition mounts it, it never lives inside it.
-  assertOutsideOutput(flags.out, r.hostPkiDir!);
   const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps`;
   if (flags.check) {
     const d = diffTree(r.tree, flags.out);
@@ -44,11 +41,8 @@ export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
     process.stderr.write(`${flags.out} is up to date (${r.tree.size} files, ${summary})\n`);
     return 0;
   }
-  // The tree replaces the folder: never replace one that is not a composition (e.g. the default out/).
-  if (fs.existsSync(flags.out) && fs.readdirSync(flags.out).length > 0 && !fs.existsSync(path.join(flags.out, 'docker-compose.yml'))) {
-    throw new UserError('MESH092', `${flags.out} exists and is not a composition (no docker-compose.yml); with --target compose choose another --out, e.g. envoy/${r.plan.meshName}`);
-  }
-  writeTreeAtomically(flags.out, r.tree);
+  // The store holds private keys: the composition mounts it, it never lives inside it.
+  writeTreeAtomically(flags.out, r.tree, { force: flags.force === true, protect: meshProtection(dir, r.hostPkiDir!), onRecover: (n) => process.stderr.write(`mesh build: ${n}\n`) });
   process.stderr.write(`wrote ${r.tree.size} files to ${flags.out} (${summary}); run: docker compose -f ${path.join(flags.out, 'docker-compose.yml')} up -d (docs/envoy.md)\n`);
   return 0;
 }

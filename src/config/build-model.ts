@@ -35,6 +35,7 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
     },
     pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
     pos: src ? valuePos(src, []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
+    trustDomainPos: src ? valuePos(src, v.trust_domain !== undefined ? ['trust_domain'] : []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
   };
 }
 
@@ -156,7 +157,8 @@ function retries(r: Resolver): RetryPolicy {
 }
 
 function timeouts(r: Resolver): TimeoutPolicy {
-  return { requestMs: r.pick('request', BUILTIN.requestTimeoutMs as number, durationMs), ...(r.pos ? { pos: r.pos } : {}) };
+  // `none`: no timeout at all, which Envoy (and gRPC's max_stream_duration) spell 0.
+  return { requestMs: r.pick('request', BUILTIN.requestTimeoutMs as number, (raw) => (raw === 'none' ? 0 : durationMs(raw))), ...(r.pos ? { pos: r.pos } : {}) };
 }
 
 function access(src: SourceFile | undefined, p: Obj | undefined, svc: string): AccessPolicy {

@@ -43,6 +43,11 @@ export interface LoadOptions {
    * the control plane applies what `mesh apply` sent without writing it out.
    */
   readonly files?: Readonly<Record<string, string>>;
+  /**
+   * Read files whose real path leaves the mesh directory (symlinks). Off by
+   * default (MESH007); MESH_FOLLOW_EXTERNAL_LINKS=1 turns it on.
+   */
+  readonly followExternalLinks?: boolean;
   /** Parse threads (src/config/parse-pool.ts); the default suits the machine. */
   readonly parse?: ParseOptions;
 }
@@ -56,12 +61,19 @@ interface MeshFiles {
   job(rel: string, display: string): ParseJob;
 }
 
-function diskFiles(abs: string): MeshFiles {
+function diskFiles(abs: string, followExternalLinks: boolean): MeshFiles {
+  let root: string | undefined;
+  try {
+    root = fs.realpathSync(abs);
+  } catch {
+    // Not a directory: loadMeshSync reports MESH001 before any file is read.
+  }
+  const rules = { ...(root !== undefined ? { root } : {}), followExternalLinks };
   return {
     isDir: isDirectory(abs),
     exists: (rel) => fs.existsSync(path.join(abs, rel)),
     manifests: () => listManifests(abs),
-    job: (rel, display) => ({ display, abs: path.join(abs, rel) }),
+    job: (rel, display) => ({ display, abs: path.join(abs, rel), rules }),
   };
 }
 
@@ -85,7 +97,7 @@ export async function loadMesh(dir: string, opts: LoadOptions = {}): Promise<Loa
 export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResult {
   const abs = path.resolve(realDir);
   const dir = opts.displayDir ?? realDir;
-  const files = opts.files ? memoryFiles(opts.files) : diskFiles(abs);
+  const files = opts.files ? memoryFiles(opts.files) : diskFiles(abs, opts.followExternalLinks ?? process.env.MESH_FOLLOW_EXTERNAL_LINKS === '1');
   if (!files.isDir) {
     const d = diagAt({ file: dir, line: 1, col: 1 }, 'error', 'MESH001', `mesh directory "${dir}" does not exist or is not a directory`, { hint: 'pass the folder holding mesh_policies.yml and services/' });
     return { diagnostics: [d] };
@@ -153,7 +165,9 @@ function listManifests(abs: string): string[] {
   if (!isDirectory(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => !e.isDirectory() && /\.ya?ml$/.test(e.name))
+    // Every entry named like a manifest, folders and FIFOs too: the reader says what is wrong
+    // with each (a folder named x.yml was silently skipped before).
+    .filter((e) => /\.ya?ml$/.test(e.name))
     .map((e) => e.name)
     .sort();
 }

@@ -9,13 +9,15 @@
  */
 import * as path from 'node:path';
 import { defaultWorkers, runPool, type PoolStats } from '../util/sync-pool';
-import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge, type SourceFile } from './source-file';
+import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge, type ReadRules, type SourceFile } from './source-file';
 
 /** One file to parse: from disk (`abs`) or from memory (`text`, what `mesh apply` sent). */
 export interface ParseJob {
   readonly display: string;
   readonly abs?: string;
   readonly text?: string;
+  /** How `abs` may be read (src/config/source-file.ts). */
+  readonly rules?: ReadRules;
 }
 
 export interface ParseOptions {
@@ -33,7 +35,7 @@ export interface ParseOptions {
 export const MIN_FILES_FOR_WORKERS = 256;
 
 export function parseJob(job: ParseJob): SourceFile {
-  if (job.text === undefined) return readSourceFile(job.abs!, job.display);
+  if (job.text === undefined) return readSourceFile(job.abs!, job.display, job.rules);
   const bytes = Buffer.from(job.text, 'utf8');
   if (bytes.length > MAX_FILE_BYTES) return readSourceFileTooLarge(job.display, bytes.length);
   return parseSourceText(bytes, job.display);

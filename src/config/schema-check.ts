@@ -3,6 +3,7 @@
  * ajv error turned into a positioned diagnostic with a stable code. The
  * schemas in schemas/ are the same ones editors use (yaml-language-server).
  */
+import { excerpt } from '../diag/excerpt';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -72,7 +73,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (typeof v === 'string') return `the string ${excerpt(v)}`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -85,7 +86,7 @@ function toDiagnostic(src: SourceFile, err: ErrorObject): Diagnostic | undefined
       const key = String((err.params as { additionalProperty: string }).additionalProperty);
       const p = [...base, key];
       const known = Object.keys(parent.properties ?? {});
-      return diagAt(keyPos(src, p), 'error', 'MESH020', `unknown key "${key}" in ${where}${didYouMean(key, known)}`, {
+      return diagAt(keyPos(src, p), 'error', 'MESH020', `unknown key ${excerpt(key)} in ${where}${didYouMean(key, known)}`, {
         path: formatPath(p),
         hint: known.length ? `known keys: ${known.join(', ')}` : undefined,
       });

@@ -5,6 +5,7 @@
  * nothing here throws for bad input.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { fastParse } from './fast-yaml';
@@ -53,23 +54,98 @@ export interface PosNode {
   readonly i?: readonly PosNode[];
 }
 
-export function readSourceFile(absPath: string, displayPath: string): SourceFile {
+/**
+ * How a file on disk may be read. `root` is the real path of the mesh
+ * directory: a file whose real path leaves it (a symlink to /etc/passwd, to a
+ * token in a home folder) is not read unless `followExternalLinks`.
+ */
+export interface ReadRules {
+  readonly root?: string;
+  readonly followExternalLinks?: boolean;
+  /** Default MAX_FILE_BYTES (tests lower it). */
+  readonly maxBytes?: number;
+}
+
+export function readSourceFile(absPath: string, displayPath: string, rules: ReadRules = {}): SourceFile {
   const lineCounter = new LineCounter();
+  const read = readRegularFile(absPath, displayPath, rules);
+  if (!Buffer.isBuffer(read)) return failed(displayPath, lineCounter, read);
+  return parseSourceText(read, displayPath, lineCounter);
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The file's bytes, or why they were not read. Only regular files are read
+ * (a FIFO would block forever, /dev/zero never ends): the file is opened
+ * non-blocking and checked with fstat on the open descriptor, so what is
+ * checked is what is read. The size limit is enforced while reading, because
+ * stat sizes lie (devices, procfs, a file still growing).
+ */
+export function readRegularFile(absPath: string, displayPath: string, rules: ReadRules = {}): Buffer | Diagnostic {
   const at1 = { file: displayPath, line: 1, col: 1 };
-  let bytes: Buffer;
-  try {
-    const st = fs.statSync(absPath);
-    if (st.size > MAX_FILE_BYTES) return readSourceFileTooLarge(displayPath, st.size);
-    bytes = fs.readFileSync(absPath);
-  } catch (err) {
-    return failed(displayPath, lineCounter, diagAt(at1, 'error', 'MESH003', `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+  const cannot = (why: string, hint?: string): Diagnostic => diagAt(at1, 'error', 'MESH003', `cannot read file: ${why}`, hint ? { hint } : {});
+  if (rules.root !== undefined && !rules.followExternalLinks) {
+    let real: string;
+    try {
+      real = fs.realpathSync(absPath);
+    } catch (err) {
+      return cannot((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    }
+    if (!isInside(real, rules.root)) {
+      return diagAt(at1, 'error', 'MESH007', 'file is a symbolic link to a file outside the mesh directory; it was not read', { hint: 'copy the file into the mesh directory (or set MESH_FOLLOW_EXTERNAL_LINKS=1 to follow such links)' });
+    }
   }
-  return parseSourceText(bytes, displayPath, lineCounter);
+  let fd: number;
+  try {
+    fd = fs.openSync(absPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (err) {
+    return cannot((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) return cannot('it is a directory, not a file', 'a manifest is a file: services/<name>.yml');
+    if (!st.isFile()) return cannot(`it is ${fileKind(st)}, not a regular file; only regular files are read`);
+    const max = rules.maxBytes ?? MAX_FILE_BYTES;
+    if (st.size > max) return tooLarge(displayPath, String(st.size), max);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // Read one byte past the limit: that byte proves the file is too large, whatever stat said.
+    for (;;) {
+      const want = Math.min(1 << 20, max + 1 - total);
+      if (want <= 0) return tooLarge(displayPath, `more than ${max}`, max);
+      const buf = Buffer.allocUnsafe(want);
+      const n = fs.readSync(fd, buf, 0, want, null);
+      if (n === 0) break;
+      chunks.push(n === want ? buf : buf.subarray(0, n));
+      total += n;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  } catch (err) {
+    return cannot((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fileKind(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function tooLarge(displayPath: string, size: string, max = MAX_FILE_BYTES): Diagnostic {
+  return diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH004', `file is ${size} bytes; the limit is ${max} bytes`, { hint: 'policy and manifest files are small: split or fix this file' });
 }
 
 /** The diagnostic for a file over MAX_FILE_BYTES (also for files that come from memory). */
 export function readSourceFileTooLarge(displayPath: string, size: number): SourceFile {
-  return failed(displayPath, new LineCounter(), diagAt({ file: displayPath, line: 1, col: 1 }, 'error', 'MESH004', `file is ${size} bytes; the limit is ${MAX_FILE_BYTES} bytes`, { hint: 'policy and manifest files are small: split or fix this file' }));
+  return failed(displayPath, new LineCounter(), tooLarge(displayPath, String(size)));
 }
 
 export function parseSourceText(bytes: Buffer, displayPath: string, lineCounter = new LineCounter()): SourceFile {
@@ -202,37 +278,61 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Non-UTF-8 bytes are reported at the first bad byte, not silently replaced. */
 function decodeUtf8(bytes: Buffer, file: string, lineCounter: LineCounter): string | Diagnostic {
+  void lineCounter;
+  let text: string;
   try {
-    const text = UTF8.decode(bytes);
-    if (text.includes('\u0000')) {
-      const pos = positionOfOffset(text, text.indexOf('\u0000'), file);
-      return diagAt(pos, 'error', 'MESH005', 'file contains a NUL byte: it is not a text file');
-    }
-    return text;
+    text = UTF8.decode(bytes);
   } catch {
     const bad = firstInvalidUtf8Offset(bytes);
     const prefix = bytes.subarray(0, bad).toString('utf8');
-    void lineCounter;
     const pos = positionOfOffset(prefix, prefix.length, file);
     return diagAt(pos, 'error', 'MESH005', `file is not valid UTF-8 (bad byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`, { hint: 'save the file as UTF-8' });
   }
+  if (text.includes('\u0000')) {
+    const pos = positionOfOffset(text, text.indexOf('\u0000'), file);
+    return diagAt(pos, 'error', 'MESH005', 'file contains a NUL byte: it is not a text file');
+  }
+  // CR alone is a line break in YAML (classic Mac files). The yaml package reads
+  // it as nothing at all; as LF (same length, so every offset stays) it reads as YAML says.
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
 }
 
-function firstInvalidUtf8Offset(bytes: Buffer): number {
-  // Binary search for the longest valid prefix: decoding is all-or-nothing.
-  const dec = new TextDecoder('utf-8', { fatal: true });
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    try {
-      dec.decode(bytes.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
+/**
+ * Offset of the first byte that starts an invalid UTF-8 sequence (RFC 3629:
+ * no overlongs, no surrogates, nothing past U+10FFFF, no truncated sequence).
+ * A scan, because a decoder only says "somewhere".
+ */
+export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  const n = bytes.length;
+  let i = 0;
+  while (i < n) {
+    const c = bytes[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
     }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    const second = bytes[i + 1];
+    if (second === undefined || second < lo || second > hi) return i;
+    for (let k = 2; k <= need; k++) {
+      const b = bytes[i + k];
+      if (b === undefined || (b & 0xc0) !== 0x80) return i;
+    }
+    i += need + 1;
   }
-  return lo;
+  return n;
 }
 
 function positionOfOffset(text: string, offset: number, file: string): SourcePos {

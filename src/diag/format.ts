@@ -3,6 +3,7 @@
  * SARIF 2.1.0 (code-scanning upload) and GitHub workflow annotations.
  */
 import { CODES } from './codes';
+import { escapeControls } from './excerpt';
 import { sortDiagnostics, type Diagnostic } from './diagnostic';
 
 export type DiagFormat = 'text' | 'json' | 'sarif' | 'github';
@@ -22,9 +23,10 @@ export function formatDiagnostics(diags: readonly Diagnostic[], format: DiagForm
   }
 }
 
+/** Text for a terminal: messages quote file names and keys from files, so control characters are escaped. */
 export function formatText(d: Diagnostic): string {
-  const hint = d.hint ? `\n  hint: ${d.hint}` : '';
-  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${d.message}${hint}\n`;
+  const hint = d.hint ? `\n  hint: ${escapeControls(d.hint)}` : '';
+  return `${escapeControls(d.file)}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${escapeControls(d.message)}${hint}\n`;
 }
 
 export function summary(diags: readonly Diagnostic[]): { errors: number; warnings: number; infos: number } {
@@ -45,11 +47,11 @@ function escapeProperty(s: string): string {
 
 function formatGithub(d: Diagnostic): string {
   const level = d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'notice';
-  const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.col}`];
+  const props = [`file=${escapeProperty(escapeControls(d.file))}`, `line=${d.line}`, `col=${d.col}`];
   if (d.endLine !== undefined) props.push(`endLine=${d.endLine}`);
   props.push(`title=${escapeProperty(d.code)}`);
   const msg = d.hint ? `${d.message} (hint: ${d.hint})` : d.message;
-  return `::${level} ${props.join(',')}::${escapeData(msg)}\n`;
+  return `::${level} ${props.join(',')}::${escapeData(escapeControls(msg, true))}\n`;
 }
 
 function toSarif(diags: readonly Diagnostic[], version: string): unknown {

@@ -168,9 +168,30 @@ const tuning: Rule = ({ model }) => {
       out.push(diagAt(posOf(rl.burst.from) ?? rl.pos, 'warning', 'MESH060', `rate_limits.${p.service}: burst ${rl.burst.value} is lower than rps ${rl.rps.value}, so the bucket never holds a full second of requests`));
     }
     const perTry = p.retries.perTryTimeoutMs;
-    if (perTry && p.retries.attempts.value > 0 && perTry.value >= p.timeouts.requestMs.value) {
+    if (perTry && p.retries.attempts.value > 0 && p.timeouts.requestMs.value > 0 && perTry.value >= p.timeouts.requestMs.value) {
       out.push(diagAt(posOf(perTry.from) ?? { file: '', line: 1, col: 1 }, 'warning', 'MESH061', `retries.${p.service}.per_try_timeout (${perTry.value}ms) is not shorter than the request timeout (${p.timeouts.requestMs.value}ms): retries can never happen`));
     }
+  }
+  return out;
+};
+
+/**
+ * The longest duration the language takes. Envoy's Duration goes to 10,000
+ * years, but past a year every value is a typo (999999999999999h), and large
+ * ones overflow Envoy's millisecond arithmetic: refused here, with the
+ * position, instead of failing the build unpositioned.
+ */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+
+const bounds: Rule = ({ model }) => {
+  const out: Diagnostic[] = [];
+  const check = (v: { value: number; from: { kind: string; pos?: SourcePos } } | undefined, what: string, pos: SourcePos | undefined): void => {
+    if (!v || (Number.isSafeInteger(v.value) && v.value <= MAX_DURATION_MS)) return;
+    out.push(diagAt(posOf(v.from) ?? pos ?? { file: '', line: 1, col: 1 }, 'error', 'MESH062', `${what} is ${v.value > 1e15 ? 'astronomically long' : `${Math.round(v.value / 3_600_000)}h`}: the longest duration the mesh takes is 8760h (365 days)`, { hint: 'durations are ms, s, m or h: e.g. 2s, 500ms, 1h' }));
+  };
+  for (const p of model.policies) {
+    check(p.timeouts.requestMs, `timeouts.${p.service}.request`, p.timeouts.pos);
+    check(p.retries.perTryTimeoutMs, `retries.${p.service}.per_try_timeout`, p.retries.pos);
   }
   return out;
 };
@@ -180,7 +201,7 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning, bounds];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

@@ -44,6 +44,8 @@ export interface MeshSettings {
   /** Directory (relative to the mesh dir unless absolute) holding the PKI store. */
   readonly pkiDir: string;
   readonly pos: SourcePos;
+  /** Where trust_domain is set (the mapping's position when it is not). */
+  readonly trustDomainPos: SourcePos;
 }
 
 export interface StaticEndpoint {

@@ -1,13 +1,14 @@
 /**
  * Writing a generated file tree atomically, and comparing one with disk.
- * The tree is built in a temp folder beside the target and renamed into place,
- * so on any error the previous `out/` is untouched and a reader never sees a
- * half-written build.
+ * The tree is built in a temp folder beside the target and swapped into place
+ * (src/output/out-dir.ts), so on any error the previous `out/` is untouched
+ * and a reader never sees a half-written build.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../diag/errors';
 import { containsKeyMaterial } from '../pki/fs-secure';
+import { assertReplaceable, makeTemp, MARKER, MARKER_TEXT, recoverStale, swapInto, type OutOptions, type Protected } from './out-dir';
 
 /** Path (relative, '/'-separated) -> content: text, or UTF-8 bytes (src/envoy/emit.ts). */
 export type FileTree = ReadonlyMap<string, string | Uint8Array>;
@@ -23,16 +24,29 @@ export function assertNoKeyMaterialInTree(tree: FileTree): void {
   }
 }
 
-/** The PKI store (private keys) may not live inside the output folder. */
-export function assertOutsideOutput(outDir: string, pkiDir: string): void {
-  const rel = path.relative(path.resolve(outDir), path.resolve(pkiDir));
-  if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-    throw new UserError('MESH091', `the PKI store ${pkiDir} is inside the build output ${outDir}; keys never go under out/: move pki_dir or choose another --out`);
-  }
+/**
+ * What a build output may not overlap, in either direction: the PKI store
+ * (private keys) and the mesh sources. An output inside the mesh directory
+ * (the usual `./out`) is fine; one that is or holds services/ is not.
+ */
+export function meshProtection(meshDir: string, pkiDir: string): Protected[] {
+  const src = (rel: string): Protected => ({ path: path.join(meshDir, rel), what: `the mesh sources (${rel})`, code: 'MESH088' });
+  return [src('services'), src('mesh_policies.yml'), src('mesh.yml'), { path: pkiDir, what: 'the PKI store', code: 'MESH091' }];
 }
 
-export function writeTreeAtomically(outDir: string, tree: FileTree): void {
+export interface WriteOptions extends OutOptions {
+  /** Told about stale temp folders removed and a previous tree put back. */
+  readonly onRecover?: (note: string) => void;
+}
+
+/**
+ * Writes `tree` at `outDir`, replacing what a previous build wrote there. The
+ * checks of src/output/out-dir.ts run first: a path a build may not replace is
+ * refused before anything is created or removed.
+ */
+export function writeTreeAtomically(outDir: string, tree: FileTree, opts: WriteOptions = {}): void {
   assertNoKeyMaterialInTree(tree);
+  if (tree.has(MARKER)) throw new Error(`bug: the tree carries ${MARKER} itself`);
   const target = path.resolve(outDir);
   const parent = path.dirname(target);
   try {
@@ -40,8 +54,19 @@ export function writeTreeAtomically(outDir: string, tree: FileTree): void {
   } catch (err) {
     throw new UserError('MESH092', `cannot create ${parent}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+  const recovered = recoverStale(target);
+  if (recovered.restored) opts.onRecover?.(`put back the previous build output from ${path.basename(recovered.restored)} (a build was stopped mid-swap)`);
+  if (recovered.removed.length > 0) opts.onRecover?.(`removed ${recovered.removed.length} temp folder(s) of earlier builds that did not finish`);
+  assertReplaceable(outDir, opts);
+  let tmp: string;
   try {
+    tmp = makeTemp(target);
+  } catch (err) {
+    throw new UserError('MESH092', `cannot write beside ${outDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    // The marker first: a temp folder left by a kill is recognisable as ours.
+    fs.writeFileSync(path.join(tmp, MARKER), MARKER_TEXT);
     const made = new Set<string>();
     for (const [rel, text] of tree) {
       const file = path.join(tmp, rel);
@@ -60,23 +85,6 @@ export function writeTreeAtomically(outDir: string, tree: FileTree): void {
   }
 }
 
-/** rename(2) cannot replace a non-empty directory: move the old one aside first, then drop it. */
-function swapInto(tmp: string, target: string): void {
-  if (!fs.existsSync(target)) {
-    fs.renameSync(tmp, target);
-    return;
-  }
-  const old = `${tmp}.old`;
-  fs.renameSync(target, old);
-  try {
-    fs.renameSync(tmp, target);
-  } catch (err) {
-    fs.renameSync(old, target); // put the previous build back
-    throw err;
-  }
-  fs.rmSync(old, { recursive: true, force: true });
-}
-
 export interface TreeDiff {
   readonly added: string[];
   readonly removed: string[];
@@ -89,6 +97,7 @@ export function readTree(dir: string): Map<string, string> {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
+      else if (d === dir && e.name === MARKER) continue; // not part of the tree: written by writeTreeAtomically
       else out.set(path.relative(dir, p).split(path.sep).join('/'), fs.readFileSync(p, 'utf8'));
     }
   };

@@ -3,6 +3,7 @@
  * structured so it can be both printed (`resources[0].filter_chains[0]`) and
  * walked in the YAML AST to find the line and column.
  */
+import { excerpt } from '../diag/excerpt';
 export type JsonPath = readonly (string | number)[];
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -39,6 +40,6 @@ export function describeJsonType(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return `a string (${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)})`;
+  if (typeof v === 'string') return `a string (${excerpt(v)})`;
   return `${typeof v === 'number' ? 'a number' : typeof v === 'boolean' ? 'a boolean' : typeof v} (${String(v)})`;
 }

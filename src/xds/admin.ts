@@ -16,6 +16,14 @@ import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Registry calls carry one instance: a few hundred bytes. */
+export const MAX_REGISTRY_BODY_BYTES = 64 * 1024;
+/**
+ * Requests handled at once. Beyond it a request is answered 503 at once,
+ * unread: with at most this many bodies buffered (16 MiB only for admins'
+ * applies), the server's memory stays bounded whatever arrives.
+ */
+export const MAX_CONCURRENT_REQUESTS = 32;
 
 type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
 
@@ -38,6 +46,7 @@ export interface AdminOptions {
 export class AdminServer {
   private server?: http.Server | https.Server;
   port?: number;
+  private inFlight = 0;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -49,6 +58,10 @@ export class AdminServer {
     this.server = opts.insecure
       ? http.createServer(handler)
       : https.createServer({ key: opts.tls!.keyPem, cert: opts.tls!.certPem, ca: opts.tls!.caPem, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler);
+    // Slow clients may not hold a request slot for ever.
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 60_000;
+    this.server.maxConnections = 4 * MAX_CONCURRENT_REQUESTS;
     // Without --insecure the port speaks mTLS; with it, only loopback may reach it.
     const host = opts.insecure ? '127.0.0.1' : opts.host;
     await new Promise<void>((resolve, reject) => {
@@ -79,6 +92,11 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, insecure: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (this.inFlight >= MAX_CONCURRENT_REQUESTS) {
+      refuse(req, res, 503, `too many admin requests in flight (${MAX_CONCURRENT_REQUESTS}); retry`);
+      return;
+    }
+    this.inFlight++;
     try {
       const role = this.role(req, insecure);
       const out = await this.route(req.method ?? 'GET', url, role, req);
@@ -86,14 +104,21 @@ export class AdminServer {
       else send(res, 200, JSON.stringify(out, null, 2) + '\n', 'application/json');
     } catch (err) {
       if (err instanceof HttpError || err instanceof RegistryError) {
-        send(res, err.status, JSON.stringify({ error: err.message }) + '\n', 'application/json');
+        // A refusal may come before the body was read: answer, and close rather than read it.
+        refuse(req, res, err.status, err.message);
       } else {
         this.log.log('error', 'admin handler bug', { error: (err as Error).stack ?? String(err) });
-        send(res, 500, JSON.stringify({ error: 'internal error' }) + '\n', 'application/json');
+        refuse(req, res, 500, 'internal error');
       }
+    } finally {
+      this.inFlight--;
     }
   }
 
+  /**
+   * Every check that needs only the connection and the headers (who calls,
+   * which endpoint, how large a body) comes before a byte of the body is read.
+   */
   private async route(method: string, url: URL, role: Role, req: http.IncomingMessage): Promise<unknown> {
     const key = `${method} ${url.pathname}`;
     const requireAdmin = (): void => {
@@ -106,10 +131,15 @@ export class AdminServer {
         return this.cp.metrics.render();
       case 'POST /v1/apply': {
         requireAdmin();
-        const body = (await readJson(req)) as { sources?: MeshSources; displayDir?: string; dryRun?: boolean };
-        if (!body.sources || typeof body.sources !== 'object') throw new HttpError(400, 'body must be {"sources": {"<path>": "<text>"}}');
-        if (body.dryRun) return this.cp.plan(body.sources, body.displayDir ?? 'mesh');
-        return this.cp.apply(body.sources, body.displayDir ?? 'mesh');
+        const body = await readJsonObject(req, MAX_BODY_BYTES);
+        const sources = body.sources;
+        if (!sources || typeof sources !== 'object' || Array.isArray(sources) || !Object.values(sources).every((t) => typeof t === 'string')) {
+          throw new HttpError(400, 'body must be {"sources": {"<path>": "<text>"}, "displayDir"?: string, "dryRun"?: boolean}');
+        }
+        if (body.displayDir !== undefined && typeof body.displayDir !== 'string') throw new HttpError(400, 'displayDir must be a string');
+        const display = typeof body.displayDir === 'string' ? body.displayDir.slice(0, 256) : 'mesh';
+        if (body.dryRun === true) return this.cp.plan(sources as MeshSources, display);
+        return this.cp.apply(sources as MeshSources, display);
       }
       case 'GET /v1/status':
         requireAdmin();
@@ -120,7 +150,9 @@ export class AdminServer {
       case 'POST /v1/registry/register':
       case 'POST /v1/registry/heartbeat':
       case 'POST /v1/registry/deregister':
-        return this.registry(url.pathname.split('/').pop()!, role, await readJson(req));
+        // Only admins and services speak to the registry; which service, the body says.
+        if (role.kind === 'none') throw new HttpError(403, `${key} requires a service or admin identity`);
+        return this.registry(url.pathname.split('/').pop()!, role, await readJsonObject(req, MAX_REGISTRY_BODY_BYTES));
       default:
         throw new HttpError(404, `no such endpoint: ${key}`);
     }
@@ -152,17 +184,54 @@ function send(res: http.ServerResponse, status: number, body: string, type: stri
   res.end(body);
 }
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
+/** After a refusal, how much of an unread body is discarded (not kept) so that the client reads the answer. */
+const DISCARD_BYTES = 1024 * 1024;
+const DISCARD_MS = 2000;
+
+/**
+ * Answers and closes the connection: the request's body (if any) is never
+ * buffered, and a keep-alive client cannot queue another request behind it.
+ * Up to DISCARD_BYTES of a body still arriving are read and dropped, so that
+ * the close does not reset the connection before the client has the answer;
+ * then the connection goes.
+ */
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: message }) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close', ...(status === 503 ? { 'retry-after': '1' } : {}) });
+  res.end(body);
+  if (req.complete) return;
+  let dropped = 0;
+  const timer = setTimeout(() => req.destroy(), DISCARD_MS);
+  timer.unref();
+  req.on('data', (c: Buffer) => {
+    dropped += c.length;
+    if (dropped > DISCARD_BYTES) req.destroy();
+  });
+  req.on('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+/** The body as a JSON object, read only up to `limit` bytes (a declared larger length is refused unread). */
+async function readJsonObject(req: http.IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the ${limit}-byte limit of ${req.method} ${req.url}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > limit) throw new HttpError(413, `request body over the ${limit}-byte limit of ${req.method} ${req.url}`);
     chunks.push(c as Buffer);
   }
+  let value: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
   } catch {
     throw new HttpError(400, 'request body is not JSON');
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, `request body must be a JSON object, not ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`);
+  return value as Record<string, unknown>;
 }

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { UserError } from '../diag/errors';
+import { readRegularFile } from '../config/source-file';
 import { lintMesh } from '../lint';
 import { RESOURCE_KINDS } from '../envoy/resources';
 import { diagAt, hasErrors, type Diagnostic } from '../diag/diagnostic';
@@ -55,27 +57,40 @@ export class ControlPlane {
   sources?: MeshSources;
 
   constructor(
-    private readonly opts: { readonly storeDir?: string; readonly secrets?: SecretSource; readonly log: Logger },
+    private readonly opts: {
+      readonly storeDir?: string;
+      readonly secrets?: SecretSource;
+      readonly log: Logger;
+      /**
+       * The trust domain of the PKI this server runs with (its own certificate's).
+       * Callers are authorized against it, never against what an apply says: an
+       * apply cannot change whose certificates are accepted, and one that names
+       * another trust domain is refused (MESH112).
+       */
+      readonly trustDomain?: string;
+      /** Absolute paths of this machine, and the names errors sent to clients use for them. */
+      readonly pathNames?: ReadonlyArray<readonly [string, string]>;
+    },
   ) {
     this.registry = new Registry((services) => this.onRegistryChange(services), () => 'no mesh applied yet');
     this.metrics.gauges = () => ({ streamsByType: {}, streams: 0, registry: this.registry.size, nodes: this.cache.nodes().length });
   }
 
   get trustDomain(): string | undefined {
-    return this.model?.settings.trustDomain;
+    return this.opts.trustDomain ?? this.model?.settings.trustDomain;
   }
 
   /** lint + compile + validate + snapshot; all or nothing. */
   apply(sources: MeshSources, displayDir = 'mesh'): ApplyResult {
     const prepared = this.prepare(sources, displayDir);
-    if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics };
+    if (!prepared.ok) return { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
     return this.install(prepared, sources);
   }
 
   /** What an apply would change, per node and type, without changing anything (`mesh apply --dry-run`). */
   plan(sources: MeshSources, displayDir = 'mesh'): PlanResult {
     const prepared = this.prepare(sources, displayDir);
-    if (!prepared.ok) return { ok: false, diagnostics: prepared.diagnostics, nodes: {} };
+    if (!prepared.ok) return { ok: false, diagnostics: this.scrub(prepared.diagnostics), nodes: {} };
     const nodes: PlanResult['nodes'] = {};
     const ids = new Set([...this.cache.nodes(), ...prepared.snaps.keys()]);
     for (const id of [...ids].sort()) {
@@ -106,6 +121,13 @@ export class ControlPlane {
     const diags: Diagnostic[] = [...loaded.diagnostics];
     if (!loaded.model) return { ok: false, diagnostics: diags };
     const model: MeshModel = loaded.model;
+    const pinned = this.opts.trustDomain;
+    if (pinned !== undefined && model.settings.trustDomain !== pinned) {
+      const d = diagAt(model.settings.trustDomainPos, 'error', 'MESH112', `trust_domain ${model.settings.trustDomain} is not the trust domain of the running PKI (${pinned}): every sidecar's and every admin's certificate would be refused, this apply's included; nothing was applied`, {
+        hint: `keep trust_domain: ${pinned}, or move the mesh to a new CA for ${model.settings.trustDomain} (mesh certs init, mesh certs issue) and restart mesh serve with it`,
+      });
+      return { ok: false, diagnostics: [...diags, d] };
+    }
     const compiled: CompileResult = compileMesh(model, { bootstraps: false });
     diags.push(...compiled.diagnostics);
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
@@ -238,13 +260,49 @@ export class ControlPlane {
     fs.renameSync(tmp, file);
   }
 
-  /** Loads the last applied sources from the store, if any. */
+  /**
+   * Loads the last applied sources from the store, if any. A store that cannot
+   * be read (empty, corrupt, not what persist() writes) is moved aside, kept
+   * for a look, and reported (MESH113); the caller then serves the mesh
+   * directory. Never throws for a bad store.
+   */
   restore(): ApplyResult | undefined {
     if (!this.opts.storeDir) return undefined;
     const file = path.join(this.opts.storeDir, STATE_FILE);
     if (!fs.existsSync(file)) return undefined;
-    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { sources: MeshSources };
-    return this.apply(state.sources, 'store');
+    let sources: MeshSources | undefined;
+    let why = '';
+    try {
+      const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { sources?: unknown } | null;
+      const s = state && typeof state === 'object' ? state.sources : undefined;
+      if (s && typeof s === 'object' && !Array.isArray(s) && Object.values(s).every((t) => typeof t === 'string')) sources = s as MeshSources;
+      else why = 'it does not hold {"sources": {"<path>": "<text>"}}';
+    } catch (err) {
+      why = err instanceof SyntaxError ? `it is not JSON (${err.message})` : `it cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    if (sources) return this.apply(sources, 'store');
+    const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    let kept = '';
+    try {
+      fs.renameSync(file, aside);
+      kept = `; kept as ${aside}`;
+    } catch {
+      kept = '; it could not be moved aside';
+    }
+    this.opts.log.log('error', 'MESH113: the store of the last applied mesh is unreadable; serving the mesh directory', { file, why: `${why}${kept}` });
+    this.storeProblem = `MESH113: ${file} is unreadable: ${why}${kept}`;
+    return undefined;
+  }
+
+  /** Set when restore() found the store unreadable (serve prints it). */
+  storeProblem?: string;
+
+  /** Diagnostics for a client: absolute paths of this machine become the names the mesh uses for them. */
+  private scrub(diags: readonly Diagnostic[]): Diagnostic[] {
+    const names = [...(this.opts.pathNames ?? [])].sort((a, b) => b[0].length - a[0].length);
+    if (names.length === 0) return [...diags];
+    const fix = (t: string): string => names.reduce((acc, [abs, name]) => acc.split(abs).join(name), t);
+    return diags.map((d) => ({ ...d, file: fix(d.file), message: fix(d.message), ...(d.hint ? { hint: fix(d.hint) } : {}) }));
   }
 
   close(): void {
@@ -299,15 +357,31 @@ function sortKeys(o: MeshSources): MeshSources {
   return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
 }
 
-/** Reads the source files of a mesh directory, as `mesh apply` sends them. */
+/**
+ * Reads the source files of a mesh directory, as `mesh apply` sends them:
+ * regular files only, each within the size limit, none through a link that
+ * leaves the directory (the same rules as `mesh lint`).
+ */
 export function readMeshSources(dir: string): MeshSources {
   const out: Record<string, string> = {};
+  let root: string;
+  try {
+    root = fs.realpathSync(dir);
+  } catch (err) {
+    throw new UserError('MESH001', `mesh directory "${dir}" cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const rules = { root, followExternalLinks: process.env.MESH_FOLLOW_EXTERNAL_LINKS === '1' };
+  const take = (rel: string): void => {
+    const read = readRegularFile(path.join(dir, rel), path.join(dir, rel), rules);
+    if (!Buffer.isBuffer(read)) throw new UserError(read.code, `${read.file}: ${read.message}`);
+    out[rel] = read.toString('utf8');
+  };
   for (const f of ['mesh.yml', 'mesh.yaml', 'mesh_policies.yml', 'mesh_policies.yaml']) {
-    if (fs.existsSync(path.join(dir, f))) out[f] = fs.readFileSync(path.join(dir, f), 'utf8');
+    if (fs.existsSync(path.join(dir, f))) take(f);
   }
   const svc = path.join(dir, 'services');
   if (fs.existsSync(svc)) {
-    for (const f of fs.readdirSync(svc).sort()) if (/\.ya?ml$/.test(f)) out[`services/${f}`] = fs.readFileSync(path.join(svc, f), 'utf8');
+    for (const f of fs.readdirSync(svc).sort()) if (/\.ya?ml$/.test(f)) take(`services/${f}`);
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * (ControlPlane), the ADS server and the admin API. Used by `mesh serve`, the
  * tests and the lab, so all three run the same code.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../diag/errors';
@@ -12,7 +13,7 @@ import { ControlPlane, readMeshSources, type ApplyResult } from './control-plane
 import type { Logger } from './log';
 import type { SecretSource } from './mesh-state';
 import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
-import { XdsServer, type TlsMaterial } from './server';
+import { spiffeIdOfSan, XdsServer, type TlsMaterial } from './server';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
@@ -52,6 +53,12 @@ export function pkiSecretSource(pkiDir: string): SecretSource {
   };
 }
 
+/** spiffe://<td>/control-plane in the server's own certificate. */
+function trustDomainOfCert(chainPem: string): string | undefined {
+  const id = spiffeIdOfSan(new crypto.X509Certificate(chainPem).subjectAltName);
+  return id ? /^spiffe:\/\/([^/]+)\//.exec(id)?.[1] : undefined;
+}
+
 function controlPlaneTls(pkiDir: string): TlsMaterial {
   const creds = loadCredentials(pkiDir, controlPlaneIdentity);
   return { caPem: creds.trustBundlePem, certPem: creds.chainPem, keyPem: creds.keyPem };
@@ -63,7 +70,18 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     throw new UserError('MESH098', `no PKI store at ${opts.pkiDir ?? '(none given)'}: run \`mesh certs init\` and \`mesh certs issue --control-plane\`, or pass --insecure for local development`);
   }
   const tls = opts.insecure ? undefined : controlPlaneTls(opts.pkiDir!);
-  const cp = new ControlPlane({ ...(opts.storeDir ? { storeDir: opts.storeDir } : {}), ...(havePki ? { secrets: pkiSecretSource(opts.pkiDir!) } : {}), log: opts.log });
+  // Who may call is decided by the PKI this server runs with, not by whatever is applied.
+  const trustDomain = tls ? trustDomainOfCert(tls.certPem) : undefined;
+  const pathNames: [string, string][] = [];
+  if (opts.pkiDir) pathNames.push([path.resolve(opts.pkiDir), 'pki']);
+  if (opts.storeDir) pathNames.push([path.resolve(opts.storeDir), 'store']);
+  const cp = new ControlPlane({
+    ...(opts.storeDir ? { storeDir: opts.storeDir } : {}),
+    ...(havePki ? { secrets: pkiSecretSource(opts.pkiDir!) } : {}),
+    ...(trustDomain ? { trustDomain } : {}),
+    pathNames,
+    log: opts.log,
+  });
   let startup = cp.restore();
   if (startup) opts.log.log('info', 'restored the last applied mesh from the store', { store: opts.storeDir, revision: cp.revision, ok: startup.ok });
   if ((!startup || !startup.ok) && opts.meshDir) startup = cp.apply(readMeshSources(opts.meshDir), opts.meshDir);

@@ -95,6 +95,7 @@ export class XdsServer {
   private server?: grpc.Server;
   readonly streams = new Set<StreamBase>();
   readonly boundPorts: { main?: number; plaintext?: number } = {};
+  private insecure = false;
 
   constructor(private readonly deps: XdsDeps) {
     deps.metrics.gauges = ((prev) => () => ({ ...prev(), ...this.streamGauges() }))(deps.metrics.gauges);
@@ -121,6 +122,7 @@ export class XdsServer {
     const creds = opts.insecure
       ? grpc.ServerCredentials.createInsecure()
       : grpc.ServerCredentials.createSsl(Buffer.from(opts.tls!.caPem), [{ cert_chain: Buffer.from(opts.tls!.certPem), private_key: Buffer.from(opts.tls!.keyPem) }], true);
+    this.insecure = !!opts.insecure;
     this.boundPorts.main = await bind(server, `${opts.host}:${opts.port}`, creds);
     if (opts.insecure) this.deps.log.log('warn', 'INSECURE: the xDS port speaks plaintext and does not authenticate nodes; never use --insecure outside local development', { port: this.boundPorts.main });
     if (opts.plaintextPort !== undefined) {
@@ -135,7 +137,7 @@ export class XdsServer {
     const cert = auth?.sslPeerCertificate;
     const authenticated = auth?.transportSecurityType === 'ssl' && cert !== undefined && Object.keys(cert).length > 0;
     const peer: PeerInfo = { address: call.getPeer(), authenticated, ...(authenticated ? { spiffeId: spiffeIdOfSan(cert!.subjectaltname) } : {}) };
-    const deps: StreamDeps = { ...this.deps, expectedSpiffeId: (node) => `spiffe://${this.deps.trustDomain() ?? '?'}/svc/${node}` };
+    const deps: StreamDeps = { ...this.deps, expectedSpiffeId: (node) => `spiffe://${this.deps.trustDomain() ?? '?'}/svc/${node}`, envoyNeedsMtls: !this.insecure };
     const write = (bytes: Buffer): void => void call.write(bytes);
     const closeWith = (code: grpc.status, details: string): void => {
       call.emit('error', { code, details, metadata: new grpc.Metadata() });

@@ -37,6 +37,13 @@ export interface StreamDeps {
   readonly identifier: string;
   /** The SPIFFE ID a node must present to be served as `nodeId`, or undefined when anyone may (insecure). */
   readonly expectedSpiffeId: (nodeId: string) => string;
+  /**
+   * Envoy sidecars are served only over mTLS. True unless the whole server is
+   * --insecure: then an unauthenticated stream came in on the plaintext
+   * proxyless port, where only proxyless gRPC nodes may connect (so a local
+   * process cannot read a sidecar's config or post NACKs in its name).
+   */
+  readonly envoyNeedsMtls?: boolean;
 }
 
 let streamCounter = 0;
@@ -115,6 +122,9 @@ export abstract class StreamBase {
     const snapshot = this.deps.cache.get(id);
     if (!snapshot) {
       throw new StreamError(grpc.status.NOT_FOUND, `node "${id}" is not in the mesh (known nodes: ${this.deps.cache.nodes().join(', ') || 'none'}); declare it in services/ and apply`);
+    }
+    if (!this.peer.authenticated && this.deps.envoyNeedsMtls && snapshot.kind === 'envoy') {
+      throw new StreamError(grpc.status.PERMISSION_DENIED, `node "${id}" is an Envoy sidecar: it is served over mTLS only, never on the plaintext proxyless port`);
     }
     this.nodeId = id;
     this.deps.status.connected(id);

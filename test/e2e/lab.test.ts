@@ -1,5 +1,6 @@
 /**
- * `npm start` in CI: the lab runs to the end, exits 0, prints what the
+ * `npm start -- --grpc` in CI (the proxyless flavour; test/envoy-real/lab.test.ts
+ * runs the Envoy one): the lab runs to the end, exits 0, prints what the
  * chapter shows, and leaves no process behind.
  */
 import { test } from 'node:test';
@@ -25,7 +26,7 @@ function alive(pid: number): boolean {
 }
 
 test('lab: the chapter\'s story runs end to end and cleans up after itself', { timeout: 150_000 }, async () => {
-  const child = spawn(process.execPath, [LAB], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LAB, '--grpc'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -173,12 +173,12 @@ test('a template override that publishes the Envoy admin port is refused (MESH08
   assert.equal(fs.existsSync(path.join(dir, 'compose')), false);
 });
 
-test('--target compose never replaces a folder that is not a composition; --target and --subnet are checked', (t) => {
+test('--target compose never replaces a folder no build wrote; --target and --subnet are checked', (t) => {
   const dir = tmp(t);
   fs.writeFileSync(path.join(dir, 'keep.txt'), 'x');
   const r = mesh(['build', 'examples/ceq', '--target', 'compose', '--out', dir]);
   assert.equal(r.status, 2, r.out);
-  assert.match(r.out, /MESH092: .* is not a composition/);
+  assert.match(r.out, /MESH089: --out .* is a folder no build wrote/);
   assert.equal(fs.readFileSync(path.join(dir, 'keep.txt'), 'utf8'), 'x');
   assert.equal(mesh(['build', 'examples/ceq', '--target', 'kubernetes', '--out', path.join(dir, 'k')]).status, 2);
   const small = mesh(['build', 'examples/ceq', '--target', 'compose', '--subnet', '10.0.0.0/28', '--out', path.join(dir, 'c')]);

@@ -37,6 +37,7 @@ export function settings(overrides: Partial<MeshSettings> = {}): MeshSettings {
     controlPlane: { address: '127.0.0.1', xdsPort: 18000, adminPort: 18001, grpcXdsPort: 18002 },
     pkiDir: 'pki',
     pos: pos('mesh.yml', 3),
+    trustDomainPos: pos('mesh.yml', 4, 15),
     ...overrides,
   };
 }
