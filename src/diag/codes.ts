@@ -70,6 +70,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH104', severity: 'error', title: 'CA rotation without overlap: the new CA is not in the trust bundle yet' },
   { code: 'MESH110', severity: 'error', title: 'mesh diff: a git revision cannot be read', io: true },
   { code: 'MESH111', severity: 'error', title: 'mesh explain: unknown service or malformed request' },
+  { code: 'MESH120', severity: 'error', title: 'registry: address is not an IP literal' },
+  { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
+  { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
+  { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -12,17 +12,20 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import type { ControlPlane, MeshSources } from './control-plane';
 import type { Logger } from './log';
+import { checkInstanceRef, checkRegistration, type RegistrationFields } from '../registry/registration';
 import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
+export type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
 
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** A stable MESH code for refusals a client may act on (src/diag/codes.ts). */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -86,7 +89,8 @@ export class AdminServer {
       else send(res, 200, JSON.stringify(out, null, 2) + '\n', 'application/json');
     } catch (err) {
       if (err instanceof HttpError || err instanceof RegistryError) {
-        send(res, err.status, JSON.stringify({ error: err.message }) + '\n', 'application/json');
+        const code = err instanceof HttpError ? err.code : undefined;
+        send(res, err.status, JSON.stringify({ error: err.message, ...(code ? { code } : {}) }) + '\n', 'application/json');
       } else {
         this.log.log('error', 'admin handler bug', { error: (err as Error).stack ?? String(err) });
         send(res, 500, JSON.stringify({ error: 'internal error' }) + '\n', 'application/json');
@@ -127,24 +131,32 @@ export class AdminServer {
   }
 
   private registry(action: string, role: Role, body: unknown): unknown {
-    const b = (body ?? {}) as Record<string, unknown>;
-    const service = String(b.service ?? '');
-    // The governance check starts here: an instance may only speak for the identity it holds.
-    if (role.kind === 'none' || (role.kind === 'svc' && role.name !== service)) {
-      throw new HttpError(403, `refused: this certificate is not the identity of "${service}"`);
-    }
-    if (action === 'register') {
-      const port = Number(b.port);
-      if (typeof b.address !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535 || typeof b.version !== 'string') {
-        throw new HttpError(400, 'register needs {service, version, address, port, ttl_ms?}');
-      }
-      const inst = this.cp.registry.register({ service, version: b.version, address: b.address, port, ...(typeof b.ttl_ms === 'number' ? { ttlMs: b.ttl_ms } : {}) });
-      this.log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
-      return { id: inst.id, ttl_ms: inst.ttlMs };
-    }
-    if (action === 'heartbeat') return { id: this.cp.registry.heartbeat(String(b.id), service).id };
-    return { deregistered: this.cp.registry.deregister(String(b.id), service) };
+    return registryAction(this.cp, role, action, body, this.log);
   }
+}
+
+/**
+ * register, heartbeat, deregister: what POST /v1/registry/<action> does once the
+ * caller's role is known. Exported so `npm run bench -- registry` drives the very
+ * same path without HTTP in the way. Nothing is stored unless every check passes.
+ */
+export function registryAction(cp: ControlPlane, role: Role, action: string, body: unknown, log: Logger): unknown {
+  // Refused before the body is read: a caller without a mesh identity learns nothing.
+  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  const checked = action === 'register' ? checkRegistration(b, cp.registrationPolicy()) : checkInstanceRef(b);
+  if (!checked.ok) throw new HttpError(400, checked.refusal.message, checked.refusal.code);
+  const service = checked.value.service;
+  // The governance check starts here: an instance may only speak for the identity it holds.
+  if (role.kind === 'svc' && role.name !== service) throw new HttpError(403, `refused: this certificate is not the identity of "${service}"`);
+  if (action === 'register') {
+    const inst = cp.registry.register(checked.value as RegistrationFields);
+    log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
+    return { id: inst.id, ttl_ms: inst.ttlMs };
+  }
+  const { id } = checked.value as { id: string };
+  if (action === 'heartbeat') return { id: cp.registry.heartbeat(id, service).id };
+  return { deregistered: cp.registry.deregister(id, service) };
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type: string): void {

@@ -22,6 +22,7 @@ import { buildSnapshots, callersIndex, type SecretSource } from './mesh-state';
 import { Metrics } from './metrics';
 import { contentKey, ResourceEncoder } from './prepared';
 import { ValidationCache } from '../validate/validate';
+import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
 import { StatusBoard } from './status';
@@ -180,6 +181,11 @@ export class ControlPlane {
       };
     });
     return { revision: this.revision ?? null, generation: this.cache.generation, nodes };
+  }
+
+  /** Which addresses registrations may use: the mesh.yml opt-ins, strict without a mesh. */
+  registrationPolicy(): RegistrationPolicy {
+    return this.model?.settings.registry ?? STRICT_POLICY;
   }
 
   /** Why a registration is refused, or undefined to admit it. */
