@@ -8,6 +8,7 @@ import { adminRequest } from '../../src/xds/admin-client';
 import { decodeResource } from '../../src/validate/proto-codec';
 import { envoyRoot } from '../../src/validate/proto-registry';
 import { ControlPlane, readMeshSources } from '../../src/xds/control-plane';
+import { registryAction } from '../../src/xds/admin';
 import { silentLogger } from '../../src/xds/log';
 import type { Instance } from '../../src/xds/registry';
 
@@ -130,3 +131,34 @@ function registryHostsOf(cp: ControlPlane, node: string, cluster: string): strin
   const reg = (cla.endpoints ?? []).find((l) => l.locality.zone === 'registry');
   return (reg?.lb_endpoints ?? []).map((e) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`);
 }
+
+test('mesh.yml registry opt-ins: allow_link_local admits link-local but not metadata addresses; allow_metadata_addresses admits those', () => {
+  const { cp, dir, cleanup } = appliedPlane('ceq');
+  const register = (address: string): unknown => registryAction(cp, { kind: 'admin', name: 't' }, 'register', { service: 'grant-pay', version: 'v1', address, port: 15090 }, silentLogger);
+  const refusedWith = (address: string): string | undefined => {
+    try {
+      register(address);
+      return undefined;
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+  };
+  const withRegistry = (yaml: string): void => {
+    const sources = readMeshSources(dir);
+    assert.equal(cp.apply({ ...sources, 'mesh.yml': `${sources['mesh.yml']}\nregistry:\n${yaml}` }, dir).ok, true);
+  };
+  try {
+    assert.equal(refusedWith('169.254.10.1'), 'MESH121', 'refused by default');
+    withRegistry('  allow_link_local: true\n');
+    assert.equal(refusedWith('169.254.10.1'), undefined);
+    assert.equal(refusedWith('fe80::2'), undefined);
+    assert.equal(refusedWith('169.254.169.254'), 'MESH121', 'metadata stays refused');
+    withRegistry('  allow_metadata_addresses: true\n');
+    assert.equal(refusedWith('169.254.169.254'), undefined);
+    assert.equal(refusedWith('fd00:ec2::254'), undefined);
+    assert.equal(refusedWith('169.254.10.2'), 'MESH121', 'each opt-in on its own');
+    assert.equal(refusedWith('0.0.0.0'), 'MESH121', 'unspecified is never admitted');
+  } finally {
+    cleanup();
+  }
+});
