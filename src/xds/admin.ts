@@ -12,7 +12,7 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import type { ControlPlane, MeshSources } from './control-plane';
 import type { Logger } from './log';
-import { checkInstanceRef, checkRegistration, type RegistrationFields } from '../registry/registration';
+import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
 import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 
@@ -144,19 +144,23 @@ export function registryAction(cp: ControlPlane, role: Role, action: string, bod
   // Refused before the body is read: a caller without a mesh identity learns nothing.
   if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
   const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  const checked = action === 'register' ? checkRegistration(b, cp.registrationPolicy()) : checkInstanceRef(b);
-  if (!checked.ok) throw new HttpError(400, checked.refusal.message, checked.refusal.code);
-  const service = checked.value.service;
-  // The governance check starts here: an instance may only speak for the identity it holds.
-  if (role.kind === 'svc' && role.name !== service) throw new HttpError(403, `refused: this certificate is not the identity of "${service}"`);
   if (action === 'register') {
-    const inst = cp.registry.register(checked.value as RegistrationFields);
+    const req = accepted(checkRegistration(b, cp.registrationPolicy()), role);
+    const inst = cp.registry.register(req);
     log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
     return { id: inst.id, ttl_ms: inst.ttlMs };
   }
-  const { id } = checked.value as { id: string };
+  const { service, id } = accepted(checkInstanceRef(b), role);
   if (action === 'heartbeat') return { id: cp.registry.heartbeat(id, service).id };
   return { deregistered: cp.registry.deregister(id, service) };
+}
+
+/** A checked body, or the HTTP error for it: 400 with its code, or 403 for another service's identity. */
+function accepted<T extends { readonly service: string }>(checked: Checked<T>, role: Role): T {
+  if (!checked.ok) throw new HttpError(400, checked.refusal.message, checked.refusal.code);
+  // The governance check starts here: an instance may only speak for the identity it holds.
+  if (role.kind === 'svc' && role.name !== checked.value.service) throw new HttpError(403, `refused: this certificate is not the identity of "${checked.value.service}"`);
+  return checked.value;
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type: string): void {
