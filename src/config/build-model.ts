@@ -21,6 +21,7 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
   const v = (src?.value ?? {}) as Obj;
   const ports = (v.ports ?? {}) as Obj;
   const cp = (v.control_plane ?? {}) as Obj;
+  const registry = v.registry as Obj | undefined;
   return {
     name: (v.name as string) ?? BUILTIN.meshName,
     trustDomain: (v.trust_domain as string) ?? BUILTIN.trustDomain,
@@ -34,6 +35,7 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
       grpcXdsPort: (cp.grpc_xds_port as number) ?? BUILTIN.grpcXdsPort,
     },
     pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
+    ...(registry ? { registry: { allowLinkLocal: registry.allow_link_local === true, allowMetadata: registry.allow_metadata_addresses === true } } : {}),
     pos: src ? valuePos(src, []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
     trustDomainPos: src ? valuePos(src, v.trust_domain !== undefined ? ['trust_domain'] : []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
   };

@@ -76,6 +76,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH112', severity: 'error', title: 'apply names a trust domain the running PKI does not serve' },
   { code: 'MESH113', severity: 'error', title: 'mesh serve: the store of the last applied mesh is unreadable', io: true },
   { code: 'MESH111', severity: 'error', title: 'mesh explain: unknown service or malformed request' },
+  { code: 'MESH120', severity: 'error', title: 'registry: address is not an IP literal' },
+  { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
+  { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
+  { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

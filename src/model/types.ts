@@ -43,6 +43,8 @@ export interface MeshSettings {
   };
   /** Directory (relative to the mesh dir unless absolute) holding the PKI store. */
   readonly pkiDir: string;
+  /** Registry opt-ins (mesh.yml `registry`); absent when mesh.yml has none, so the model of older meshes is unchanged. */
+  readonly registry?: { readonly allowLinkLocal: boolean; readonly allowMetadata: boolean };
   readonly pos: SourcePos;
   /** Where trust_domain is set (the mapping's position when it is not). */
   readonly trustDomainPos: SourcePos;

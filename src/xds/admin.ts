@@ -12,6 +12,7 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import type { ControlPlane, MeshSources } from './control-plane';
 import type { Logger } from './log';
+import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
 import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 
@@ -25,12 +26,14 @@ export const MAX_REGISTRY_BODY_BYTES = 64 * 1024;
  */
 export const MAX_CONCURRENT_REQUESTS = 32;
 
-type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
+export type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
 
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** A stable MESH code for refusals a client may act on (src/diag/codes.ts). */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -105,7 +108,7 @@ export class AdminServer {
     } catch (err) {
       if (err instanceof HttpError || err instanceof RegistryError) {
         // A refusal may come before the body was read: answer, and close rather than read it.
-        refuse(req, res, err.status, err.message);
+        refuse(req, res, err.status, err.message, err instanceof HttpError ? err.code : undefined);
       } else {
         this.log.log('error', 'admin handler bug', { error: (err as Error).stack ?? String(err) });
         refuse(req, res, 500, 'internal error');
@@ -159,24 +162,36 @@ export class AdminServer {
   }
 
   private registry(action: string, role: Role, body: unknown): unknown {
-    const b = (body ?? {}) as Record<string, unknown>;
-    const service = String(b.service ?? '');
-    // The governance check starts here: an instance may only speak for the identity it holds.
-    if (role.kind === 'none' || (role.kind === 'svc' && role.name !== service)) {
-      throw new HttpError(403, `refused: this certificate is not the identity of "${service}"`);
-    }
-    if (action === 'register') {
-      const port = Number(b.port);
-      if (typeof b.address !== 'string' || !Number.isInteger(port) || port < 1 || port > 65535 || typeof b.version !== 'string') {
-        throw new HttpError(400, 'register needs {service, version, address, port, ttl_ms?}');
-      }
-      const inst = this.cp.registry.register({ service, version: b.version, address: b.address, port, ...(typeof b.ttl_ms === 'number' ? { ttlMs: b.ttl_ms } : {}) });
-      this.log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
-      return { id: inst.id, ttl_ms: inst.ttlMs };
-    }
-    if (action === 'heartbeat') return { id: this.cp.registry.heartbeat(String(b.id), service).id };
-    return { deregistered: this.cp.registry.deregister(String(b.id), service) };
+    return registryAction(this.cp, role, action, body, this.log);
   }
+}
+
+/**
+ * register, heartbeat, deregister: what POST /v1/registry/<action> does once the
+ * caller's role is known. Exported so `npm run bench -- registry` drives the very
+ * same path without HTTP in the way. Nothing is stored unless every check passes.
+ */
+export function registryAction(cp: ControlPlane, role: Role, action: string, body: unknown, log: Logger): unknown {
+  // Refused before the body is read: a caller without a mesh identity learns nothing.
+  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  if (action === 'register') {
+    const req = accepted(checkRegistration(b, cp.registrationPolicy()), role);
+    const inst = cp.registry.register(req);
+    log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
+    return { id: inst.id, ttl_ms: inst.ttlMs };
+  }
+  const { service, id } = accepted(checkInstanceRef(b), role);
+  if (action === 'heartbeat') return { id: cp.registry.heartbeat(id, service).id };
+  return { deregistered: cp.registry.deregister(id, service) };
+}
+
+/** A checked body, or the HTTP error for it: 400 with its code, or 403 for another service's identity. */
+function accepted<T extends { readonly service: string }>(checked: Checked<T>, role: Role): T {
+  if (!checked.ok) throw new HttpError(400, checked.refusal.message, checked.refusal.code);
+  // The governance check starts here: an instance may only speak for the identity it holds.
+  if (role.kind === 'svc' && role.name !== checked.value.service) throw new HttpError(403, `refused: this certificate is not the identity of "${checked.value.service}"`);
+  return checked.value;
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type: string): void {
@@ -195,12 +210,12 @@ const DISCARD_MS = 2000;
  * the close does not reset the connection before the client has the answer;
  * then the connection goes.
  */
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string): void {
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, message: string, code?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: message }) + '\n';
+  const body = JSON.stringify({ error: message, ...(code ? { code } : {}) }) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close', ...(status === 503 ? { 'retry-after': '1' } : {}) });
   res.end(body);
   if (req.complete) return;

@@ -20,10 +20,11 @@ import type { MeshModel } from '../model/types';
 import { validateCompiled } from '../output/validate-output';
 import { SnapshotCache } from './cache';
 import type { Logger } from './log';
-import { buildSnapshots, callersIndex, type SecretSource } from './mesh-state';
+import { buildSnapshots, callersIndex, refreshLiveState, type SecretSource } from './mesh-state';
 import { Metrics } from './metrics';
-import { contentKey, ResourceEncoder } from './prepared';
+import { contentKey, CurrentEncodings, ResourceEncoder } from './prepared';
 import { ValidationCache } from '../validate/validate';
+import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
 import { StatusBoard } from './status';
@@ -41,6 +42,8 @@ export interface ApplyResult {
 }
 
 const STATE_FILE = 'applied.json';
+/** The resource types registered instances feed (EDS, and proxyless server listeners, A36). */
+const LIVE_KINDS = ['endpoints', 'listeners'] as const;
 const SOURCE_PATTERN = /^(mesh\.ya?ml|mesh_policies\.ya?ml|services\/[A-Za-z0-9._-]+\.ya?ml)$/;
 
 export class ControlPlane {
@@ -49,9 +52,13 @@ export class ControlPlane {
   readonly metrics = new Metrics();
   readonly registry: Registry;
   private readonly encoder = new ResourceEncoder();
+  /** What registry changes encode between applies: the current encoding per resource only. */
+  private readonly current = new CurrentEncodings(this.encoder);
   private readonly validation = new ValidationCache();
   private compiled?: CompileResult;
   private model?: MeshModel;
+  private declared = new Map<string, readonly string[]>();
+  private nodesById = new Map<string, CompileResult['nodes'][number]>();
   private callers = new Map<string, Set<string>>();
   revision?: string;
   sources?: MeshSources;
@@ -135,13 +142,14 @@ export class ControlPlane {
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
     let snaps: Map<string, NodeSnapshot>;
     try {
-      const instancesOf = (s: string): Instance[] => this.registry.of(s).filter((i) => governanceOf(model, i) === undefined);
+      const declared = declaredVersions(model);
+      const instancesOf = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declared, i) === undefined);
       snaps = buildSnapshots(compiled, compiled.nodes.map((n) => n.id), instancesOf, this.opts.secrets, this.encoder);
     } catch (err) {
       // The PKI store lacks a node's credentials, or similar: refuse, keep serving the old snapshot.
       return { ok: false, diagnostics: [...diags, diagAt({ file: 'pki', line: 1, col: 1 }, 'error', 'MESH094', `cannot build snapshots: ${(err as Error).message}`)] };
     }
-    const problems = [...snaps.values()].flatMap(checkSnapshot);
+    const problems = [...snaps.values()].flatMap((s) => checkSnapshot(s));
     if (problems.length > 0) {
       return { ok: false, diagnostics: [...diags, ...problems.map((p) => diagAt({ file: p.node, line: 1, col: 1 }, 'error', 'MESH095', p.message))] };
     }
@@ -150,15 +158,20 @@ export class ControlPlane {
 
   private install(p: Prepared, sources: MeshSources): ApplyResult {
     this.encoder.retain();
+    this.current.clear();
     this.validation.retain();
     this.compiled = p.compiled;
     this.model = p.model;
+    this.declared = declaredVersions(p.model);
+    this.nodesById = new Map(p.compiled.nodes.map((n) => [n.id, n]));
     this.callers = callersIndex(p.compiled);
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.registry.setGovernance((r) => this.governance(r));
-    this.registry.prune((i) => this.governance(i) === undefined);
     const changed = this.cache.replaceAll(p.snaps);
+    // After the new snapshots are in: pruning notifies onRegistryChange, which refreshes the cached
+    // snapshots, and must not refresh the old mesh's. p.snaps already left the pruned instances out.
+    this.registry.prune((i) => this.governance(i) === undefined);
     this.persist();
     const expected: Record<string, Record<string, string>> = {};
     for (const id of changed) {
@@ -204,9 +217,24 @@ export class ControlPlane {
     return { revision: this.revision ?? null, generation: this.cache.generation, nodes };
   }
 
+  /** Encodings the control plane holds: bounded by the resources it serves, whatever the registry churn. */
+  encoderSize(): number {
+    return this.encoder.size + this.current.size;
+  }
+
+  /** How many nodes are rebuilt when a service's instances change. */
+  callersOf(service: string): number {
+    return this.callers.get(service)?.size ?? 0;
+  }
+
+  /** Which addresses registrations may use: the mesh.yml opt-ins, strict without a mesh. */
+  registrationPolicy(): RegistrationPolicy {
+    return this.model?.settings.registry ?? STRICT_POLICY;
+  }
+
   /** Why a registration is refused, or undefined to admit it. */
   governance(r: RegistrationRequest | Instance): string | undefined {
-    return this.model ? governanceOf(this.model, r) : 'no mesh applied yet';
+    return this.model ? governanceOf(this.declared, r) : 'no mesh applied yet';
   }
 
   private onRegistryChange(services: ReadonlySet<string>): void {
@@ -214,9 +242,19 @@ export class ControlPlane {
     const affected = new Set<string>();
     for (const s of services) for (const n of this.callers.get(s) ?? []) affected.add(n);
     if (affected.size === 0) return;
-    const snaps = buildSnapshots(this.compiled, affected, (s) => this.registry.of(s), this.opts.secrets, this.encoder);
+    const snaps = new Map<string, NodeSnapshot>();
+    const live = (s: string, v?: string): readonly Instance[] => this.registry.of(s, v);
+    for (const id of affected) {
+      const node = this.nodesById.get(id);
+      const prev = this.cache.get(id);
+      if (!node) continue;
+      // No snapshot yet (cannot happen after an apply, which snapshots every node): build it whole.
+      const snap = prev ? refreshLiveState(prev, node, services, live, this.current) : buildSnapshots(this.compiled, [id], live, this.opts.secrets, this.encoder).get(id);
+      if (snap) snaps.set(id, snap);
+    }
     for (const [id, snap] of snaps) {
-      const problems = checkSnapshot(snap);
+      // Only what a registry change rebuilds; the rest was checked when it was built.
+      const problems = checkSnapshot(snap, LIVE_KINDS);
       if (problems.length === 0) continue;
       // Too many instances for one response: keep serving the last good snapshot and say why, loudly.
       snaps.delete(id);
@@ -234,7 +272,10 @@ export class ControlPlane {
   refreshSecrets(): string[] {
     if (!this.compiled || !this.opts.secrets) return [];
     const all = new Set(this.compiled.nodes.map((n) => n.id));
-    const changed = this.cache.update(buildSnapshots(this.compiled, all, (s) => this.registry.of(s), this.opts.secrets, this.encoder));
+    const changed = this.cache.update(buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder));
+    // Every node was just prepared: the generation now holds exactly what is served, so
+    // encodings of certificates (and endpoint sets) that are gone can go too.
+    this.encoder.retain();
     if (changed.length > 0) this.opts.log.log('info', 'certificates changed in the PKI store', { nodes: changed });
     return changed;
   }
@@ -310,10 +351,15 @@ export class ControlPlane {
   }
 }
 
-function governanceOf(model: MeshModel, r: RegistrationRequest | Instance): string | undefined {
-  const svc = model.services.find((s) => s.name === r.service);
-  if (!svc) return `service "${r.service}" is not declared in the mesh (no services/${r.service}.yml was applied)`;
-  if (!svc.versions.includes(r.version)) return `version "${r.version}" of "${r.service}" is not declared (declared: ${svc.versions.join(', ')})`;
+/** service -> declared versions: asked on every registration, so a lookup, not a scan of the services. */
+function declaredVersions(model: MeshModel): Map<string, readonly string[]> {
+  return new Map(model.services.map((s) => [s.name, s.versions]));
+}
+
+function governanceOf(declared: ReadonlyMap<string, readonly string[]>, r: RegistrationRequest | Instance): string | undefined {
+  const versions = declared.get(r.service);
+  if (!versions) return `service "${r.service}" is not declared in the mesh (no services/${r.service}.yml was applied)`;
+  if (!versions.includes(r.version)) return `version "${r.version}" of "${r.service}" is not declared (declared: ${versions.join(', ')})`;
   return undefined;
 }
 

@@ -40,8 +40,24 @@ export class RegistryError extends Error {
   }
 }
 
+/** Sorted by id (address and port): stable EDS output. */
+const byId = (a: Instance, b: Instance): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** The sorted views of one service's instances, built on first use after a change. */
+interface ServiceView {
+  all?: readonly Instance[];
+  readonly byVersion: Map<string, readonly Instance[]>;
+}
+
 export class Registry {
   private readonly instances = new Map<string, Instance>();
+  /**
+   * The same instances per service. A change touches one service, so reading
+   * its instances must not scan (or sort) everyone else's: with 100,000
+   * instances that scan made registration quadratic.
+   */
+  private readonly byService = new Map<string, Map<string, Instance>>();
+  private readonly views = new Map<string, ServiceView>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -62,8 +78,11 @@ export class Registry {
     const id = `${req.service}@${req.address}:${req.port}`;
     const prev = this.instances.get(id);
     const inst: Instance = { id, service: req.service, version: req.version, address: req.address, port: req.port, registeredAt: prev?.registeredAt ?? this.now(), expiresAt: this.now() + ttlMs, ttlMs };
-    this.instances.set(id, inst);
-    if (!prev || prev.version !== inst.version) this.onChange(new Set([inst.service]));
+    this.put(inst);
+    if (!prev || prev.version !== inst.version) {
+      this.views.delete(inst.service);
+      this.onChange(new Set([inst.service]));
+    }
     this.schedule();
     return inst;
   }
@@ -78,30 +97,34 @@ export class Registry {
   deregister(id: string, service: string): boolean {
     const inst = this.instances.get(id);
     if (!inst || inst.service !== service) return false;
-    this.instances.delete(id);
+    this.remove(inst);
     this.onChange(new Set([service]));
     return true;
   }
 
   /** Drops instances whose heartbeats stopped; called by a timer and by tests. */
   expire(): void {
-    const gone = new Set<string>();
-    for (const [id, inst] of this.instances) {
-      if (inst.expiresAt <= this.now()) {
-        this.instances.delete(id);
-        gone.add(inst.service);
-      }
-    }
-    if (gone.size > 0) this.onChange(gone);
+    const now = this.now();
+    this.removeWhere((i) => i.expiresAt <= now);
   }
 
-  /** Instances of one service, sorted by address and port (stable EDS output). */
-  of(service: string): Instance[] {
-    return [...this.instances.values()].filter((i) => i.service === service).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /**
+   * Instances of one service (of one version, if given), sorted by id. The
+   * array is shared and stays the same object until the service changes, so
+   * callers may memoize on its identity (mesh-state.ts does).
+   */
+  of(service: string, version?: string): readonly Instance[] {
+    let view = this.views.get(service);
+    if (!view) this.views.set(service, (view = { byVersion: new Map() }));
+    if (!view.all) view.all = [...(this.byService.get(service)?.values() ?? [])].sort(byId);
+    if (version === undefined) return view.all;
+    let v = view.byVersion.get(version);
+    if (!v) view.byVersion.set(version, (v = view.all.filter((i) => i.version === version)));
+    return v;
   }
 
   all(): Instance[] {
-    return [...this.instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.instances.values()].sort(byId);
   }
 
   get size(): number {
@@ -110,14 +133,32 @@ export class Registry {
 
   /** Removes instances of services the new mesh no longer declares, or of versions it no longer declares. */
   prune(stillValid: (i: Instance) => boolean): void {
-    const gone = new Set<string>();
-    for (const [id, inst] of this.instances) {
-      if (!stillValid(inst)) {
-        this.instances.delete(id);
-        gone.add(inst.service);
-      }
+    this.removeWhere((i) => !stillValid(i));
+  }
+
+  private removeWhere(gone: (i: Instance) => boolean): void {
+    const services = new Set<string>();
+    for (const inst of this.instances.values()) {
+      if (!gone(inst)) continue;
+      this.remove(inst);
+      services.add(inst.service);
     }
-    if (gone.size > 0) this.onChange(gone);
+    if (services.size > 0) this.onChange(services);
+  }
+
+  private put(inst: Instance): void {
+    this.instances.set(inst.id, inst);
+    let own = this.byService.get(inst.service);
+    if (!own) this.byService.set(inst.service, (own = new Map()));
+    own.set(inst.id, inst);
+  }
+
+  private remove(inst: Instance): void {
+    this.instances.delete(inst.id);
+    const own = this.byService.get(inst.service);
+    own?.delete(inst.id);
+    if (own?.size === 0) this.byService.delete(inst.service);
+    this.views.delete(inst.service);
   }
 
   private schedule(): void {

@@ -35,9 +35,11 @@ export interface SnapshotProblem {
 }
 
 export function typeVersion(resources: ReadonlyMap<string, PreparedResource>): string {
-  const h = createHash('sha256');
-  for (const name of [...resources.keys()].sort()) h.update(name).update('\0').update(resources.get(name)!.version).update('\n');
-  return h.digest('hex').slice(0, 16);
+  // One string, one update: the same digest as hashing the pieces one by one (the bytes are the
+  // same), at a fraction of the cost; a registry change recomputes this for every caller node.
+  let text = '';
+  for (const name of [...resources.keys()].sort()) text += `${name}\0${resources.get(name)!.version}\n`;
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 export function buildNodeSnapshot(nodeId: string, kind: NodeKind, resources: NodeResources, encoder: ResourceEncoder): NodeSnapshot {
@@ -55,10 +57,10 @@ export function buildNodeSnapshot(nodeId: string, kind: NodeKind, resources: Nod
   return { nodeId, kind, types };
 }
 
-/** Problems that make a snapshot unservable. Empty = fine. */
-export function checkSnapshot(s: NodeSnapshot): SnapshotProblem[] {
+/** Problems that make a snapshot unservable (in the given types: those a registry change rebuilt). Empty = fine. */
+export function checkSnapshot(s: NodeSnapshot, kinds: readonly ResourceKind[] = RESOURCE_KINDS): SnapshotProblem[] {
   const out: SnapshotProblem[] = [];
-  for (const k of RESOURCE_KINDS) {
+  for (const k of kinds) {
     const t = s.types[k];
     if (t.bytes + 1024 > MAX_RESPONSE_BYTES) {
       out.push({ node: s.nodeId, kind: k, message: `${k} of node ${s.nodeId} need ${t.bytes} bytes in one response; gRPC clients accept at most ${MAX_RESPONSE_BYTES}` });

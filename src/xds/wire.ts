@@ -7,7 +7,7 @@
  */
 const LEN = 2; // wire type "length-delimited"
 
-function varintLength(v: number): number {
+export function varintLength(v: number): number {
   let n = 1;
   while (v >= 0x80) {
     v >>>= 7;
@@ -16,7 +16,7 @@ function varintLength(v: number): number {
   return n;
 }
 
-function writeVarint(buf: Buffer, at: number, v: number): number {
+export function writeVarint(buf: Buffer, at: number, v: number): number {
   while (v >= 0x80) {
     buf[at++] = (v & 0x7f) | 0x80;
     v >>>= 7;
@@ -36,6 +36,17 @@ export function lenField(field: number, payload: Uint8Array | string): Buffer {
   if (typeof payload === 'string') buf.write(payload, at, 'utf8');
   else buf.set(payload, at);
   return buf;
+}
+
+/** Bytes of a length-delimited field with a one-byte tag (field numbers 1 to 15) around `len` bytes. */
+export function fieldSize(len: number): number {
+  return 1 + varintLength(len) + len;
+}
+
+/** Writes a one-byte-tag length-delimited field's tag and length; returns where its payload starts. */
+export function writeFieldHeader(buf: Buffer, at: number, field: number, len: number): number {
+  buf[at++] = (field << 3) | LEN;
+  return writeVarint(buf, at, len);
 }
 
 /** google.protobuf.Any { type_url = 1; value = 2; } */

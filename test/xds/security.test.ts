@@ -193,3 +193,60 @@ test('registry governance: a service registers only itself, only if declared, on
   const dereg = await adminRequest<{ deregistered: boolean }>(gp, 'POST', '/v1/registry/deregister', { service: 'grant-pay', id: ok.body.id });
   assert.equal(dereg.body.deregistered, true);
 });
+
+test('registry addresses and strings are validated: each refusal is a 400 with its code, nothing is stored or served; an IPv6 literal is accepted', async () => {
+  const server = `https://127.0.0.1:${plane.ports.admin}`;
+  const gp = { server, tls: tlsOf(pki, 'svc/grant-pay') };
+  const admin = { server, tls: tlsOf(pki, 'admin/ops') };
+  const edsBefore = plane.cp.cache.get('impact-calc')!.types.endpoints.version;
+  const countBefore = plane.cp.registry.size;
+  const big = 'a'.repeat(100 * 1024);
+  const base = { service: 'grant-pay', version: 'v1', address: '10.0.0.1', port: 25010 };
+  const refused: Array<[string, Record<string, unknown>, string, RegExp]> = [
+    ['a name with a command after it', { address: 'not an ip; evil.example.com' }, 'MESH120', /not an IPv4 or IPv6 literal/],
+    ['a host name', { address: 'evil.example.com' }, 'MESH120', /not an IPv4 or IPv6 literal/],
+    ['an IPv6 zone id', { address: 'fe80::1%eth0' }, 'MESH120', /not an IPv4 or IPv6 literal/],
+    ['an empty address', { address: '' }, 'MESH122', /address must be a non-empty string/],
+    ['a missing address', { address: undefined }, 'MESH122', /address must be a non-empty string/],
+    ['a 100 KB address', { address: big }, 'MESH123', /address is 102400 characters long; at most 45/],
+    ['the metadata address', { address: '169.254.169.254' }, 'MESH121', /instance-metadata address/],
+    ['the IPv6 metadata address', { address: 'fd00:ec2::254' }, 'MESH121', /instance-metadata address/],
+    ['the metadata address, IPv4-mapped', { address: '::ffff:169.254.169.254' }, 'MESH121', /instance-metadata address/],
+    ['an IPv4 link-local address', { address: '169.254.10.1' }, 'MESH121', /link-local .*registry\.allow_link_local/],
+    ['an IPv6 link-local address', { address: 'fe80::1' }, 'MESH121', /link-local/],
+    ['the unspecified IPv4 address', { address: '0.0.0.0' }, 'MESH121', /unspecified/],
+    ['the unspecified IPv6 address', { address: '::' }, 'MESH121', /unspecified/],
+    ['an IPv4 multicast address', { address: '224.0.0.251' }, 'MESH121', /multicast/],
+    ['an IPv6 multicast address', { address: 'ff02::1' }, 'MESH121', /multicast/],
+    ['the broadcast address', { address: '255.255.255.255' }, 'MESH121', /broadcast/],
+    ['port 0', { port: 0 }, 'MESH122', /port must be an integer from 1 to 65535, got 0/],
+    ['port 65536', { port: 65536 }, 'MESH122', /got 65536/],
+    ['a fractional port', { port: 80.5 }, 'MESH122', /got 80.5/],
+    ['a port as a string', { port: '8080' }, 'MESH122', /got a string/],
+    ['a 100 KB version', { version: big }, 'MESH123', /version is 102400 characters long; at most 253/],
+    ['a version with a newline', { version: 'v1\nX-Injected: yes' }, 'MESH123', /version contains control characters/],
+    ['an empty version', { version: '' }, 'MESH122', /version must be a non-empty string/],
+    ['a 100 KB service name', { service: big }, 'MESH123', /service is 102400 characters long/],
+    ['a ttl that is not a number', { ttl_ms: 'forever' }, 'MESH122', /ttl_ms must be a number/],
+  ];
+  for (const [what, change, code, message] of refused) {
+    const r = await adminRequest<{ error: string; code: string }>(gp, 'POST', '/v1/registry/register', { ...base, ...change });
+    assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    assert.equal(r.body.code, code, what);
+    assert.match(r.body.error, message, what);
+    assert.ok(r.body.error.length < 400, `${what}: the value is not echoed back`);
+  }
+  const hb = await adminRequest<{ error: string; code: string }>(gp, 'POST', '/v1/registry/heartbeat', { service: 'grant-pay', id: big });
+  assert.deepEqual([hb.status, hb.body.code], [400, 'MESH123']);
+  const listed = await adminRequest<{ instances: Array<{ address: string }> }>(admin, 'GET', '/v1/registry');
+  assert.equal(plane.cp.registry.size, countBefore, 'nothing was stored');
+  assert.equal(listed.body.instances.length, countBefore);
+  assert.equal(plane.cp.cache.get('impact-calc')!.types.endpoints.version, edsBefore, 'nothing was served');
+
+  const v6 = await adminRequest<{ id: string }>(gp, 'POST', '/v1/registry/register', { ...base, address: '2001:db8::10', port: 25011 });
+  assert.equal(v6.status, 200);
+  assert.equal(v6.body.id, 'grant-pay@2001:db8::10:25011');
+  const cla = plane.cp.cache.get('impact-calc')!.types.endpoints.resources.get('outbound|grant-pay|v1')!;
+  assert.ok(cla.any.includes(Buffer.from('2001:db8::10')), 'the IPv6 instance is in EDS');
+  assert.equal((await adminRequest<{ deregistered: boolean }>(gp, 'POST', '/v1/registry/deregister', { service: 'grant-pay', id: v6.body.id })).body.deregistered, true);
+});
