@@ -154,6 +154,7 @@ function retries(r: Resolver): RetryPolicy {
     attempts: r.pick('attempts', BUILTIN.retryAttempts as number),
     ...(perTry.value !== undefined ? { perTryTimeoutMs: perTry as Valued<number> } : {}),
     retryOn: r.pick<readonly string[]>('retry_on', BUILTIN.retryOn, (x) => [...(x as string[])].sort()),
+    retryNonIdempotent: r.pick('retry_non_idempotent', false),
     ...(r.pos ? { pos: r.pos } : {}),
   };
 }

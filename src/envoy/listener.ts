@@ -43,6 +43,24 @@ export function buildInboundListener(node: NodeIR): JsonObject {
   };
 }
 
+/** When the caller's sidecar answers for itself, this header says why (the SDKs map it to typed outcomes). */
+export const MESH_ERROR_HEADER = 'x-mesh-error';
+
+/**
+ * Local replies of the outbound listener, by Envoy response flag: UH (no
+ * healthy upstream: every instance ejected, the circuit is open; or none
+ * registered), UT (the route timeout), NR (no route: not a declared callee).
+ * Only replies Envoy makes itself go through these mappers; an upstream's own
+ * 503 never gets the header.
+ */
+function meshErrorReplies(): JsonObject {
+  const mapper = (flag: string, value: string): JsonObject => ({
+    filter: { response_flag_filter: { flags: [flag] } },
+    headers_to_add: [{ header: { key: MESH_ERROR_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  });
+  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route')] };
+}
+
 export function buildOutboundListener(node: NodeIR): JsonObject {
   const out = node.outbound;
   if (out.listenerName === undefined || out.address === undefined || out.port === undefined) {
@@ -57,6 +75,7 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
       access_log: [stdoutAccessLog('outbound', node.id)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
+      local_reply_config: meshErrorReplies(),
     },
   });
   return {

@@ -5,8 +5,11 @@
  * named like it, holding the access policy and rate limit as per-route filter
  * config (filters/rbac.ts says why they are not on the listener).
  *
- * Each virtual host has one route (prefix "/"): routes are an ordered,
- * first-match list, so when more appear their order must be kept, not sorted.
+ * Each virtual host has one route (prefix "/"), or two when non-idempotent
+ * requests must not be retried like idempotent ones: first `idempotent`
+ * (GET, HEAD, OPTIONS, TRACE, PUT, DELETE: RFC 9110 9.2.2) with the policy as
+ * written, then `default` for every other method. Routes are an ordered,
+ * first-match list: their order is kept, never sorted.
  */
 import type { NodeIR, RetryIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
@@ -26,7 +29,7 @@ function envoyOutboundRouteConfiguration(node: NodeIR): JsonObject {
     '@type': TYPE.routeConfiguration,
     name: OUTBOUND_ROUTE_CONFIG,
     // Virtual hosts are matched by domain, not by position: sorted for stable output.
-    virtual_hosts: node.outbound.virtualHosts.map((vh) => virtualHost(vh, envoyRouteAction(vh))),
+    virtual_hosts: node.outbound.virtualHosts.map(envoyVirtualHost),
     // Every response to the app carries the trace id (the request id the HCM generated or kept).
     response_headers_to_add: [
       { header: { key: TRACE_HEADER, value: '%REQ(x-request-id)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
@@ -60,11 +63,31 @@ function clusterSpecifier(targets: readonly RouteTargetIR[]): JsonObject {
   return { weighted_clusters: { clusters: targets.map((t) => ({ name: t.cluster, weight: t.weight.value })) } };
 }
 
-function envoyRouteAction(vh: VirtualHostIR): JsonObject {
+/** Methods a retry may repeat: RFC 9110 9.2.2 idempotent methods. */
+export const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'] as const;
+
+function envoyVirtualHost(vh: VirtualHostIR): JsonObject {
+  const narrow = vh.retry?.nonIdempotent;
+  if (!vh.retry || !narrow) return virtualHost(vh, envoyRouteAction(vh, vh.retry));
+  // Other methods: retried only when the request never reached the service, and
+  // without a per-try timeout (cutting a try short is what would run it twice).
+  const others: RetryIR | undefined = narrow.retryOn.value.length > 0 ? { numRetries: vh.retry.numRetries, retryOn: narrow.retryOn } : undefined;
+  const methods = { name: ':method', string_match: { safe_regex: { regex: `^(${IDEMPOTENT_METHODS.join('|')})$` } } };
+  return {
+    name: vh.name,
+    domains: [...vh.domains],
+    routes: [
+      { name: 'idempotent', match: { prefix: '/', headers: [methods] }, route: envoyRouteAction(vh, vh.retry) },
+      { name: 'default', match: { prefix: '/' }, route: envoyRouteAction(vh, others) },
+    ],
+  };
+}
+
+function envoyRouteAction(vh: VirtualHostIR, retry: RetryIR | undefined): JsonObject {
   return {
     ...clusterSpecifier(vh.targets),
     timeout: duration(vh.timeoutMs.value),
-    ...(vh.retry ? { retry_policy: envoyRetryPolicy(vh.retry) } : {}),
+    ...(retry ? { retry_policy: envoyRetryPolicy(retry) } : {}),
   };
 }
 

@@ -145,6 +145,14 @@ export interface RetryIR {
   /** Conditions as the node understands them, sorted (gRPC: mapped to status names, A44). */
   readonly retryOn: Valued<readonly string[]>;
   readonly perTryTimeoutMs?: Valued<number>;
+  /**
+   * Envoy, HTTP callees only: present when non-idempotent requests must not be
+   * retried on the conditions above. They get a route of their own with these
+   * conditions (only failures where the request never reached the service;
+   * empty: no retries) and no per-try timeout. Idempotent methods keep the
+   * policy as written.
+   */
+  readonly nonIdempotent?: { readonly retryOn: Valued<readonly string[]> };
 }
 
 export interface UpstreamClusterIR {
@@ -165,6 +173,11 @@ export interface UpstreamClusterIR {
 }
 
 export interface OutlierIR {
+  /** max_failures as written: failed calls, as the calling app sees them. */
+  readonly failedCalls: Valued<number>;
+  /** Tries per call on this route (1 + retries): what one failed call costs the instance. */
+  readonly attemptsPerCall: Valued<number>;
+  /** What Envoy counts: consecutive failed attempts on one instance (failedCalls x attemptsPerCall). */
   readonly consecutiveFailures: Valued<number>;
   readonly baseEjectionMs: Valued<number>;
   readonly intervalMs: Valued<number>;

@@ -114,6 +114,8 @@ export interface RetryPolicy {
   readonly perTryTimeoutMs?: Valued<number>;
   /** Envoy/gRPC retry conditions, sorted. */
   readonly retryOn: Valued<readonly string[]>;
+  /** Non-idempotent HTTP requests (POST, PATCH...) retried on every condition too (default false). */
+  readonly retryNonIdempotent: Valued<boolean>;
   /** Position of the policy block; absent when the whole policy is a default. */
   readonly pos?: SourcePos;
 }

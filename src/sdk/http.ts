@@ -19,7 +19,18 @@ export interface HttpResult<T> {
   /** `x-trace` from the sidecar (its request id), else the id this call sent. */
   readonly trace: string;
   readonly elapsedMs: number;
+  /**
+   * Set when the caller's own sidecar answered instead of the callee (its
+   * `x-mesh-error` header, src/envoy/listener.ts): `circuit-open` (no instance
+   * of the callee can take calls: the circuit breaker ejected them all, or none
+   * is registered), `timeout` (the request timeout passed), `no-route` (not a
+   * callee this service declares). Undefined for every answer of the callee.
+   */
+  readonly meshError?: MeshErrorKind;
 }
+
+export type MeshErrorKind = 'circuit-open' | 'timeout' | 'no-route';
+const MESH_ERRORS: readonly string[] = ['circuit-open', 'timeout', 'no-route'];
 
 export interface HttpRequestOptions extends CallOptions {
   readonly headers?: Readonly<Record<string, string>>;
@@ -75,7 +86,10 @@ export class HttpServiceClient {
             }
           }
           const id = sanitizeTrace(res.headers[TRACE_HEADER]) ?? trace;
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, trace: id, elapsedMs: log(String(res.statusCode), id) });
+          const marked = String(res.headers['x-mesh-error'] ?? '');
+          const meshError = MESH_ERRORS.includes(marked) ? (marked as MeshErrorKind) : undefined;
+          const outcome = meshError ? `${res.statusCode} ${meshError}` : String(res.statusCode);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, trace: id, elapsedMs: log(outcome, id), ...(meshError ? { meshError } : {}) });
         });
       });
       if (opts.timeoutMs !== undefined) {

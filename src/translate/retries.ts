@@ -50,19 +50,39 @@ export function mapRetryOnForGrpc(conditions: readonly string[]): GrpcRetryMappi
   return { mapped: uniqueSorted(mapped), dropped: uniqueSorted(dropped) };
 }
 
+/**
+ * Conditions under which the request never reached the service, so a retry
+ * cannot run its work twice: the connection failed, or the upstream refused
+ * the stream before reading it (HTTP/2 REFUSED_STREAM).
+ */
+export const NEVER_SENT_CONDITIONS: ReadonlySet<string> = new Set(['connect-failure', 'refused-stream']);
+
 export function retriesProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
   for (const up of draft.upstreams) {
-    const retry = draft.kind === 'grpc' ? grpcRetry(up.policies.retries) : envoyRetry(up.policies.retries);
+    const retry = draft.kind === 'grpc' ? grpcRetry(up.policies.retries) : envoyRetry(up.policies.retries, up.target.protocol === 'http');
     if (retry) up.retry = retry;
   }
 }
 
-function envoyRetry(policy: RetryPolicy): RetryIR | undefined {
+/**
+ * Envoy retries any method on any listed condition, and a per-try timeout
+ * retries a request the service may still be working on: a slow POST would
+ * run twice. The language retries non-idempotent HTTP requests only when they
+ * never reached the service, unless the policy says `retry_non_idempotent`.
+ * gRPC callees are left as written: every gRPC call is a POST, and its retry
+ * conditions are status codes the service chose to return.
+ */
+function envoyRetry(policy: RetryPolicy, http: boolean): RetryIR | undefined {
   if (policy.attempts.value < 1) return undefined;
+  const retryOn = uniqueSorted(policy.retryOn.value);
+  // gRPC status conditions never fire on an HTTP callee's answers: they change nothing here.
+  const safe = retryOn.filter((c) => NEVER_SENT_CONDITIONS.has(c) || GRPC_RETRY_STATUSES.has(c));
+  const restrict = http && !policy.retryNonIdempotent.value && (safe.length < retryOn.length || policy.perTryTimeoutMs !== undefined);
   return {
     numRetries: policy.attempts,
-    retryOn: { value: uniqueSorted(policy.retryOn.value), from: policy.retryOn.from },
+    retryOn: { value: retryOn, from: policy.retryOn.from },
     ...(policy.perTryTimeoutMs ? { perTryTimeoutMs: policy.perTryTimeoutMs } : {}),
+    ...(restrict ? { nonIdempotent: { retryOn: { value: safe, from: policy.retryNonIdempotent.from } } } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { probe, type ProbeResult } from '../../src/compose/probe';
 import { Registration } from '../../src/sdk/registration';
+import { HttpServiceClient } from '../../src/sdk/http';
 import { statSum } from './envoy-admin';
 import { eventually, runningSkip, setUp, upInSync, type Setup } from './harness';
 
@@ -84,6 +85,10 @@ describe('real Envoy (local): circuit breaker semantics', { concurrency: 1, skip
 
   /** While open: fast, marked, and nothing reaches the app. Then: how long until a call succeeds again. */
   const whileOpenThenClosed = async (openedAt: number): Promise<number> => {
+    // The TypeScript SDK names it: the outcome an app branches on.
+    const sdk = await new HttpServiceClient('bank', payer().outboundPort, false).post('/pay', { usd: 1 });
+    assert.equal(sdk.status, 503);
+    assert.equal(sdk.meshError, 'circuit-open', 'the SDK reports the open circuit');
     failing = false;
     const got = received;
     const fast: ProbeResult[] = [];

@@ -19,8 +19,9 @@ test('clusters: EDS over ADS, mTLS with SNI = service and exact URI SAN = its SP
   assert.equal(c.typed_extension_protocol_options, undefined);
 });
 
-test('clusters: outlier detection from the circuit breaker (3 failures, 30 s)', () => {
+test('clusters: outlier detection from the circuit breaker (3 failed calls, 30 s every time), failing fast when open', () => {
   const c = resource(compiledNode(ceqModel(), 'impact-calc'), 'clusters', 'outbound|grant-pay|v1');
+  // max_failures 3 counts calls; a failed POST is one attempt (not retried on 5xx by default).
   assert.deepEqual(c.outlier_detection, {
     consecutive_5xx: 3,
     consecutive_gateway_failure: 3,
@@ -33,8 +34,12 @@ test('clusters: outlier detection from the circuit breaker (3 failures, 30 s)', 
     enforcing_local_origin_success_rate: 0,
     interval: '1s',
     base_ejection_time: '30s',
+    max_ejection_time: '30s',
     max_ejection_percent: 100,
   });
+  assert.deepEqual(c.common_lb_config, { healthy_panic_threshold: { value: 0 }, update_merge_window: '0s' });
+  // No circuit breaker, no change to Envoy's load balancing.
+  assert.equal(resource(compiledNode(ceqModel(), 'impact-calc'), 'clusters', 'outbound|public-docs').common_lb_config, undefined);
   assert.deepEqual(c.circuit_breakers.thresholds, [
     { priority: 'DEFAULT', max_connections: 1024, max_pending_requests: 1024, max_requests: 1024, max_retries: 1024 },
   ]);

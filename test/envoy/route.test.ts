@@ -29,12 +29,31 @@ test('routes: weighted clusters 90/10 for the split callee', () => {
   assert.equal(action.cluster, undefined);
 });
 
-test('routes: retry policy and timeout', () => {
-  const action = vhost('grant-pay').routes[0].route;
+test('routes: retry policy and timeout; non-idempotent methods are retried only when the request never left, with no per-try timeout', () => {
+  const vh = vhost('grant-pay');
+  assert.deepEqual(vh.routes.map((r: Any) => r.name), ['idempotent', 'default']);
+  assert.deepEqual(vh.routes[0].match, { prefix: '/', headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET|HEAD|OPTIONS|TRACE|PUT|DELETE)$' } } }] });
+  const action = vh.routes[0].route;
   assert.equal(action.timeout, '2s');
   assert.equal(action.retry_policy.retry_on, '5xx,connect-failure,refused-stream,unavailable');
   assert.equal(action.retry_policy.num_retries, 3);
   assert.equal(action.retry_policy.per_try_timeout, '0.500s');
+  const others = vh.routes[1];
+  assert.deepEqual(others.match, { prefix: '/' });
+  assert.equal(others.route.timeout, '2s');
+  assert.deepEqual(others.route.weighted_clusters, action.weighted_clusters);
+  assert.equal(others.route.retry_policy.retry_on, 'connect-failure,refused-stream,unavailable');
+  assert.equal(others.route.retry_policy.num_retries, 3);
+  assert.equal(others.route.retry_policy.per_try_timeout, undefined);
+});
+
+test('routes: retry_non_idempotent: true keeps one route with the policy as written', () => {
+  const m = ceqModel();
+  const optIn = { ...m, policies: m.policies.map((p) => (p.service === 'grant-pay' ? { ...p, retries: { ...p.retries, retryNonIdempotent: { value: true, from: { kind: 'builtin' as const } } } } : p)) };
+  const rc: Any = resource(compiledNode(optIn, 'impact-calc'), 'routes', 'outbound');
+  const vh = rc.virtual_hosts.find((v: Any) => v.name === 'grant-pay');
+  assert.deepEqual(vh.routes.map((r: Any) => r.name), ['default']);
+  assert.equal(vh.routes[0].route.retry_policy.per_try_timeout, '0.500s');
 });
 
 test('routes: a callee without a split routes to its single cluster, with defaults', () => {

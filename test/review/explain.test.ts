@@ -40,10 +40,16 @@ test('ceq: impact-calc -> grant-pay is allowed by its access rule, split 90/10, 
   ]);
   assert.deepEqual(route.clusters.map((c) => c.staticEndpoints), [0, 1]);
   assert.deepEqual([route.retry?.numRetries.value, lineOf(ceq, route.retry?.numRetries.from)], [3, 'attempts: 3']);
-  assert.equal(route.retry?.retryOn.value, '5xx,connect-failure,refused-stream,unavailable');
-  assert.deepEqual([route.retry?.perTryTimeout?.value, lineOf(ceq, route.retry?.perTryTimeout?.from)], ['0.500s', 'per_try_timeout: 500ms']);
+  // A POST is retried only when it never reached grant-pay, with no per-try timeout (retry_non_idempotent unset).
+  assert.deepEqual([route.retry?.retryOn.value, route.retry?.retryOn.from.kind], ['connect-failure,refused-stream,unavailable', 'builtin']);
+  assert.equal(route.retry?.perTryTimeout, undefined);
+  const get = explain(ceq, 'impact-calc', 'grant-pay', { method: 'GET', path: '/payout' }).route!;
+  assert.equal(get.retry?.retryOn.value, '5xx,connect-failure,refused-stream,unavailable');
+  assert.deepEqual([get.retry?.perTryTimeout?.value, lineOf(ceq, get.retry?.perTryTimeout?.from)], ['0.500s', 'per_try_timeout: 500ms']);
   assert.deepEqual([route.timeout?.value, lineOf(ceq, route.timeout?.from)], ['2s', 'request: 2s']);
   const cb = route.clusters[0].circuitBreaker!;
+  assert.deepEqual([cb.openAfterFailedCalls?.value, lineOf(ceq, cb.openAfterFailedCalls?.from)], [3, 'max_failures: 3']);
+  // A failed POST is one attempt (not retried on 5xx by default): Envoy's threshold is max_failures.
   assert.deepEqual([cb.ejectAfterFailures?.value, lineOf(ceq, cb.ejectAfterFailures?.from)], [3, 'max_failures: 3']);
   assert.deepEqual([cb.baseEjectionTime?.value, lineOf(ceq, cb.baseEjectionTime?.from)], ['30s', 'reset_seconds: 30']);
   assert.deepEqual([cb.maxRequests?.value, cb.maxRequests?.from.kind], [1024, 'builtin']);

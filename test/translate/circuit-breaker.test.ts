@@ -7,6 +7,10 @@ test('circuit breaker: every cluster of the callee gets outlier detection and li
   const ic = nodeOf(ceqModel(), 'impact-calc');
   for (const name of ['outbound|grant-pay|v1', 'outbound|grant-pay|v2']) {
     const c = ic.clusters.find((x) => x.name === name)!;
+    // max_failures counts failed calls. A POST is not retried on 5xx (retry_non_idempotent unset):
+    // one attempt per failed call, so Envoy's threshold stays 3 (retried GETs open it sooner).
+    assert.equal(c.outlier?.failedCalls.value, 3);
+    assert.equal(c.outlier?.attemptsPerCall.value, 1);
     assert.equal(c.outlier?.consecutiveFailures.value, 3);
     assert.equal(c.outlier?.baseEjectionMs.value, 30000);
     assert.deepEqual(c.outlier?.baseEjectionMs.from, { kind: 'file', pos: { file: 'mesh_policies.yml', line: 5, col: 5 } });
@@ -42,4 +46,20 @@ test('identity: node id and cluster are the service; secrets are named by SPIFFE
 test('domains: bare and .svc names, with and without the outbound port, sorted', () => {
   const vh = nodeOf(ceqModel(), 'impact-calc').outbound.virtualHosts[0];
   assert.deepEqual(vh.domains, ['grant-pay', 'grant-pay.svc', 'grant-pay.svc:15001', 'grant-pay:15001']);
+});
+
+test('circuit breaker: with retry_non_idempotent every failed call is 1 + retries attempts: Envoy counts 3 x 4', () => {
+  const m = ceqModel();
+  const optIn = { ...m, policies: m.policies.map((p) => (p.service === 'grant-pay' ? { ...p, retries: { ...p.retries, retryNonIdempotent: { value: true, from: { kind: 'builtin' as const } } } } : p)) };
+  const c = nodeOf(optIn, 'impact-calc').clusters.find((x) => x.name === 'outbound|grant-pay|v1')!;
+  assert.equal(c.outlier?.attemptsPerCall.value, 4);
+  assert.equal(c.outlier?.consecutiveFailures.value, 12);
+});
+
+test('circuit breaker: without retries of server errors a failed call is one attempt', () => {
+  const m = ceqModel();
+  const noRetry5xx = { ...m, policies: m.policies.map((p) => (p.service === 'grant-pay' ? { ...p, retries: { ...p.retries, retryOn: { ...p.retries.retryOn, value: ['connect-failure', 'refused-stream'] } } } : p)) };
+  const c = nodeOf(noRetry5xx, 'impact-calc').clusters.find((x) => x.name === 'outbound|grant-pay|v1')!;
+  assert.equal(c.outlier?.attemptsPerCall.value, 1);
+  assert.equal(c.outlier?.consecutiveFailures.value, 3);
 });

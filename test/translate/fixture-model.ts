@@ -10,6 +10,7 @@
 import type { MeshModel } from '../../src/model/types';
 import {
   POLICIES_FILE as P,
+  builtinValue,
   allow,
   circuitBreaker,
   defaultPolicies,
@@ -40,6 +41,7 @@ export function ceqModel(): MeshModel {
           attempts: inFile(3, P, 19, 5),
           perTryTimeoutMs: inFile(500, P, 20, 5),
           retryOn: inFile(['5xx', 'connect-failure', 'refused-stream', 'unavailable'], P, 21, 5),
+          retryNonIdempotent: builtinValue(false),
           pos: pos(P, 18, 3),
         },
         timeouts: { requestMs: inFile(2000, P, 25, 5), pos: pos(P, 24, 3) },

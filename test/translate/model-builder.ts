@@ -89,6 +89,7 @@ export function defaultPolicies(name: string): ServicePolicies {
     retries: {
       attempts: builtinValue(2),
       retryOn: builtinValue(['connect-failure', 'refused-stream', 'unavailable']),
+      retryNonIdempotent: builtinValue(false),
     },
     timeouts: { requestMs: builtinValue(15000) },
     access: { allow: [] },

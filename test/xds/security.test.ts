@@ -200,7 +200,8 @@ test('registry addresses and strings are validated: each refusal is a 400 with i
   const admin = { server, tls: tlsOf(pki, 'admin/ops') };
   const edsBefore = plane.cp.cache.get('impact-calc')!.types.endpoints.version;
   const countBefore = plane.cp.registry.size;
-  const big = 'a'.repeat(100 * 1024);
+  // 10 KB: long enough to be refused by its field's cap, short of the 64 KiB body cap (a larger body is 413, unread: hardening.test.ts).
+  const big = 'a'.repeat(10 * 1024);
   const base = { service: 'grant-pay', version: 'v1', address: '10.0.0.1', port: 25010 };
   const refused: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['a name with a command after it', { address: 'not an ip; evil.example.com' }, 'MESH120', /not an IPv4 or IPv6 literal/],
@@ -208,7 +209,7 @@ test('registry addresses and strings are validated: each refusal is a 400 with i
     ['an IPv6 zone id', { address: 'fe80::1%eth0' }, 'MESH120', /not an IPv4 or IPv6 literal/],
     ['an empty address', { address: '' }, 'MESH122', /address must be a non-empty string/],
     ['a missing address', { address: undefined }, 'MESH122', /address must be a non-empty string/],
-    ['a 100 KB address', { address: big }, 'MESH123', /address is 102400 characters long; at most 45/],
+    ['a 10 KB address', { address: big }, 'MESH123', /address is 10240 characters long; at most 45/],
     ['the metadata address', { address: '169.254.169.254' }, 'MESH121', /instance-metadata address/],
     ['the IPv6 metadata address', { address: 'fd00:ec2::254' }, 'MESH121', /instance-metadata address/],
     ['the metadata address, IPv4-mapped', { address: '::ffff:169.254.169.254' }, 'MESH121', /instance-metadata address/],
@@ -223,10 +224,10 @@ test('registry addresses and strings are validated: each refusal is a 400 with i
     ['port 65536', { port: 65536 }, 'MESH122', /got 65536/],
     ['a fractional port', { port: 80.5 }, 'MESH122', /got 80.5/],
     ['a port as a string', { port: '8080' }, 'MESH122', /got a string/],
-    ['a 100 KB version', { version: big }, 'MESH123', /version is 102400 characters long; at most 253/],
+    ['a 10 KB version', { version: big }, 'MESH123', /version is 10240 characters long; at most 253/],
     ['a version with a newline', { version: 'v1\nX-Injected: yes' }, 'MESH123', /version contains control characters/],
     ['an empty version', { version: '' }, 'MESH122', /version must be a non-empty string/],
-    ['a 100 KB service name', { service: big }, 'MESH123', /service is 102400 characters long/],
+    ['a 10 KB service name', { service: big }, 'MESH123', /service is 10240 characters long/],
     ['a ttl that is not a number', { ttl_ms: 'forever' }, 'MESH122', /ttl_ms must be a number/],
   ];
   for (const [what, change, code, message] of refused) {

@@ -82,6 +82,7 @@ function clusterSettings(cluster: JsonObject, ir: UpstreamClusterIR): Pick<Clust
   const o = ir.outlier;
   if (od && o) {
     const volume = od['consecutive_5xx'] ?? od['failure_percentage_request_volume'];
+    cb.openAfterFailedCalls = sourced(o.failedCalls.value, o.failedCalls.from);
     if (typeof volume === 'number') cb.ejectAfterFailures = sourced(volume, o.consecutiveFailures.from);
     cb.baseEjectionTime = sourced(String(od['base_ejection_time']), o.baseEjectionMs.from);
     cb.interval = sourced(String(od['interval']), o.intervalMs.from);
@@ -104,10 +105,12 @@ function retryOf(action: JsonObject, vh: VirtualHostIR): { retry?: RetryAnswer }
   const rp = obj(action['retry_policy']);
   if (!rp || !vh.retry) return {};
   const r = vh.retry;
+  // The route for non-idempotent methods carries the narrowed conditions (src/envoy/route.ts).
+  const narrowed = r.nonIdempotent !== undefined && String(rp['retry_on'] ?? '') !== r.retryOn.value.join(',');
   return {
     retry: {
       numRetries: sourced(Number(rp['num_retries'] ?? 1), r.numRetries.from),
-      retryOn: sourced(String(rp['retry_on'] ?? ''), r.retryOn.from),
+      retryOn: sourced(String(rp['retry_on'] ?? ''), narrowed ? r.nonIdempotent!.retryOn.from : r.retryOn.from),
       ...(rp['per_try_timeout'] !== undefined && r.perTryTimeoutMs ? { perTryTimeout: sourced(String(rp['per_try_timeout']), r.perTryTimeoutMs.from) } : {}),
     },
   };

@@ -95,6 +95,7 @@ function breakerLines(clusters: readonly ClusterAnswer[], val: Val): string[] {
     const cb: CircuitBreakerAnswer = c.circuitBreaker ?? {};
     const rows: Row[] = [
       ['connect timeout', c.connectTimeout],
+      ['open after failed calls', cb.openAfterFailedCalls],
       ['eject after failures', cb.ejectAfterFailures],
       ['base ejection time', cb.baseEjectionTime],
       ['interval', cb.interval],

@@ -102,7 +102,9 @@ export interface ClusterAnswer {
 }
 
 export interface CircuitBreakerAnswer {
-  /** Envoy: consecutive_5xx; gRPC: failure_percentage_request_volume (A50). */
+  /** max_failures: failed calls, as the calling app sees them, that open the circuit. */
+  readonly openAfterFailedCalls?: Sourced<number>;
+  /** Envoy: consecutive_5xx (failed attempts: calls x (1 + retries)); gRPC: failure_percentage_request_volume (A50). */
   readonly ejectAfterFailures?: Sourced<number>;
   readonly baseEjectionTime?: Sourced<string>;
   readonly interval?: Sourced<string>;

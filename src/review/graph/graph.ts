@@ -85,7 +85,7 @@ function callEdge(from: string, vh: VirtualHostIR, irOf: ReadonlyMap<string, Nod
   const cluster = caller.clusters.find((c) => c.name === vh.targets[0]?.cluster);
   if (cluster?.outlier) {
     const o = cluster.outlier;
-    labels.push(`breaker ${o.consecutiveFailures.value} fails / ${seconds(o.baseEjectionMs.value)}`);
+    labels.push(`breaker ${o.failedCalls.value} fails / ${seconds(o.baseEjectionMs.value)}`);
   }
   const rl = callee?.inbound.rateLimit;
   if (rl) labels.push(`rate limit ${rl.rps.value} rps${rl.burst.value !== rl.rps.value ? ` (burst ${rl.burst.value})` : ''}`);
