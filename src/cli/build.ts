@@ -70,7 +70,7 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
     process.stdout.write(formatDiagnostics(diags, 'text'));
     if (lines.length > 0) {
-      process.stdout.write(`${opts.out} is out of date with ${dir} (run: mesh build ${dir} --out ${opts.out}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+      process.stdout.write(`${opts.out} is out of date with ${dir} (run: ${rebuildCommand(dir, opts)}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
       return 1;
     }
     process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes)\n`);
@@ -80,6 +80,12 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   process.stdout.write(formatDiagnostics(diags, 'text'));
   process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}\n`);
   return 0;
+}
+
+/** The build that rewrites `--out` as --check compared it: the same flags that shape the tree, or it would not fix it. */
+function rebuildCommand(dir: string, opts: BuildOptions): string {
+  const flags = [`--out ${opts.out}`, ...(opts.templates ? [`--templates ${opts.templates}`] : []), ...(opts.explain ? ['--explain'] : [])];
+  return `mesh build ${dir} ${flags.join(' ')}`;
 }
 
 function usage(message: string): number {

@@ -62,3 +62,17 @@ test('--explain writes one explain.json per node, identical bytes however the di
   fs.appendFileSync(path.join(out0, 'payments', 'explain.json'), ' ');
   assert.match(mesh(['build', 'examples/agency', '--out', out0, '--explain', '--check']).stdout, /changed: payments\/explain\.json/);
 });
+
+// Issue 16, bug 4: the hint of a stale --check --explain must be a command that fixes it.
+test('the stale-output hint of --check --explain is a command that makes --check pass', (t) => {
+  const out = path.join(tempDir(t, 'hms-explain-hint-'), 'out');
+  assert.equal(mesh(['build', 'examples/ceq', '--out', out, '--explain']).code, 0);
+  fs.appendFileSync(path.join(out, 'grant-pay', 'explain.json'), ' ');
+  const stale = mesh(['build', 'examples/ceq', '--out', out, '--explain', '--check']);
+  assert.equal(stale.code, 1);
+  const hint = /\(run: mesh (.+?)\):\n/.exec(stale.stdout);
+  assert.ok(hint, stale.stdout);
+  assert.match(hint[1]!, /--explain/);
+  assert.equal(mesh(hint[1]!.split(' ')).code, 0, `ran: mesh ${hint[1]}`);
+  assert.equal(mesh(['build', 'examples/ceq', '--out', out, '--explain', '--check']).code, 0);
+});
