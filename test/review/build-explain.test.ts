@@ -76,3 +76,13 @@ test('the stale-output hint of --check --explain is a command that makes --check
   assert.equal(mesh(hint[1]!.split(' ')).code, 0, `ran: mesh ${hint[1]}`);
   assert.equal(mesh(['build', 'examples/ceq', '--out', out, '--explain', '--check']).code, 0);
 });
+
+test('the stale-output hint of --target compose --check keeps --subnet', (t) => {
+  const out = path.join(tempDir(t, 'hms-compose-hint-'), 'compose');
+  const build = ['build', 'examples/ceq', '--target', 'compose', '--out', out, '--subnet', '10.99.0.0/24'];
+  assert.equal(mesh(build).code, 0);
+  fs.appendFileSync(path.join(out, 'docker-compose.yml'), '# edited\n');
+  const stale = mesh([...build, '--check']);
+  assert.equal(stale.code, 1);
+  assert.match(stale.stdout, /\(run: mesh build examples\/ceq --target compose --out \S+ --subnet 10\.99\.0\.0\/24\):/);
+});
