@@ -67,6 +67,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH098', severity: 'error', title: 'mesh serve: no PKI store (and not --insecure)', io: true },
   { code: 'MESH099', severity: 'error', title: 'mesh serve: the mesh cannot be served' },
   { code: 'MESH070', severity: 'warning', title: 'policy that proxyless gRPC cannot enforce' },
+  { code: 'MESH071', severity: 'warning', title: 'acknowledgement that matches no warning' },
   { code: 'MESH100', severity: 'warning', title: 'workload certificate valid no longer than the rotation threshold' },
   { code: 'MESH101', severity: 'error', title: 'trust bundle does not contain the CA that issued a workload certificate' },
   { code: 'MESH102', severity: 'warning', title: 'CA expires before a workload certificate it signed' },

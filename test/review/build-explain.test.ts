@@ -32,7 +32,7 @@ test('entries carry file (relative to the mesh dir), mesh-default and builtin pr
   const portal = provenanceEntries(agency.compiled.nodes.find((n) => n.id === 'portal')!.ir, 'examples/agency');
   assert.deepEqual(entry(portal, 'outbound[public-docs].timeoutMs').from, { kind: 'mesh-default', file: 'mesh_policies.yml', line: 102, col: 14 });
   const eligibility = provenanceEntries(agency.compiled.nodes.find((n) => n.id === 'eligibility')!.ir, 'examples/agency');
-  assert.equal(entry(eligibility, 'gaps[control_plane.mtls|agency]').from.file, 'mesh.yml');
+  assert.equal(entry(eligibility, 'gaps[control_plane.grpc_xds_port|agency]').from.file, 'services/eligibility.yml');
 });
 
 test('--explain writes one explain.json per node, identical bytes however the dir is spelled; --check compares them', (t) => {
