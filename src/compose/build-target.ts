@@ -36,7 +36,8 @@ export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
   process.stdout.write(formatDiagnostics(r.diagnostics, 'text'));
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (!r.tree || !r.plan || hasErrors(r.diagnostics)) return 1;
-  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps`;
+  const leftOut = r.plan.leftOut.length > 0 ? `; left out: ${r.plan.leftOut.join(', ')} (proxyless gRPC, see the notes above)` : '';
+  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps${leftOut}`;
   if (flags.check) {
     const stale = staleReport(r.tree, flags.out, dir, rebuildCommand(dir, flags));
     if (stale !== undefined) {
