@@ -48,6 +48,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH042', severity: 'error', title: 'access rule names an unknown service' },
   { code: 'MESH043', severity: 'error', title: 'call denied by the callee\'s access policy' },
   { code: 'MESH044', severity: 'warning', title: 'every caller of the service is denied' },
+  { code: 'MESH045', severity: 'warning', title: 'access rule for a caller that never calls the service' },
   { code: 'MESH050', severity: 'error', title: 'split weights do not sum to 100' },
   { code: 'MESH051', severity: 'error', title: 'split names a version no manifest declares' },
   { code: 'MESH060', severity: 'warning', title: 'rate limit burst lower than rps' },

@@ -8,20 +8,18 @@
 import { diagAt, type Diagnostic } from '../diag/diagnostic';
 import type { MeshModel } from '../model/types';
 
-/** A lint warning and the service it is about (whose manifest may acknowledge it). */
-export interface ServiceFinding {
-  readonly service: string;
-  readonly diagnostic: Diagnostic;
-}
+/** Codes a manifest may acknowledge (schemas/service.schema.json lists the same): warnings about one service. */
+export const ACKNOWLEDGEABLE = ['MESH045', 'MESH070'] as const;
 
-export function applyAcknowledgements(model: MeshModel, findings: readonly ServiceFinding[]): Diagnostic[] {
+/** Every warning with a `subject` whose manifest acknowledges its code becomes info; stale acknowledgements are MESH071. */
+export function applyAcknowledgements(model: MeshModel, diagnostics: readonly Diagnostic[]): Diagnostic[] {
   const byService = new Map(model.services.map((s) => [s.name, s]));
   const used = new Set<string>();
-  const out = findings.map(({ service, diagnostic: d }) => {
-    const svc = byService.get(service);
+  const out = diagnostics.map((d) => {
+    const svc = d.subject !== undefined ? byService.get(d.subject) : undefined;
     const ack = svc?.acknowledge.find((a) => a.code === d.code);
     if (!svc || !ack || d.severity !== 'warning') return d;
-    used.add(`${service}\0${d.code}`);
+    used.add(`${svc.name}\0${d.code}`);
     const { hint: _hint, ...rest } = d;
     return { ...rest, severity: 'info' as const, message: `${d.message} (acknowledged in ${svc.file}:${ack.pos.line})` };
   });

@@ -151,6 +151,31 @@ const accessRules: Rule = ({ model }, { names }) =>
       .map((r) => diagAt(r.pos, 'error', 'MESH042', `access.${p.service}.allow names unknown service "${r.caller}"${didYouMean(r.caller, names)}`)),
   );
 
+/**
+ * An allow entry for a caller whose manifest does not call the service: its
+ * proxy has no route there, so the permission is unused today and silently
+ * live the day someone adds the call (`mesh graph` draws it dotted grey). About
+ * the callee, whose manifest may acknowledge it (a caller still being built).
+ */
+const unusedAccess: Rule = ({ model }, { names }) => {
+  const callsOf = new Map(model.services.map((s) => [s.name, s]));
+  const out: Diagnostic[] = [];
+  for (const p of model.policies) {
+    for (const r of p.access.allow) {
+      const caller = callsOf.get(r.caller);
+      if (!caller || !names.has(p.service) || r.caller === p.service || caller.calls.some((c) => c.target === p.service)) continue;
+      // A caller with a misspelt call (MESH040) is explained there; the rule it "does not use" is that typo's echo.
+      if (caller.calls.some((c) => !names.has(c.target))) continue;
+      out.push(diagAt(r.pos, 'warning', 'MESH045', `access.${p.service}.allow lets "${r.caller}" call "${p.service}", but ${caller.file} does not call it: the permission is unused`, {
+        hint: `remove ${r.caller} from access.${p.service}.allow, or add ${p.service} to calls: in ${caller.file} (acknowledge: [MESH045] in ${callsOf.get(p.service)?.file ?? 'its manifest'} keeps it on purpose)`,
+        path: `access.${p.service}.allow`,
+        subject: p.service,
+      }));
+    }
+  }
+  return out;
+};
+
 const unreachable: Rule = ({ model }, { policyOf }) => {
   // Reverse index first: a naive scan is O(services^2), too slow for 5,000-service meshes.
   const callersOf = new Map<string, string[]>();
@@ -229,7 +254,7 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning, bounds];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

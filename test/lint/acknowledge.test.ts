@@ -105,3 +105,21 @@ test('only warnings that name a service can be acknowledged: acknowledge: [MESH0
     cleanup();
   }
 });
+
+test('MESH045 (an access rule for a caller that never calls) can be acknowledged in the callee manifest', () => {
+  const { dir, cleanup } = copyExample('ceq');
+  try {
+    const p = path.join(dir, 'mesh_policies.yml');
+    fs.writeFileSync(p, fs.readFileSync(p, 'utf8').replace('  public-docs:\n    allow: [impact-calc]', '  public-docs:\n    allow: [impact-calc, grant-pay]'));
+    const before = lint(dir, '--strict');
+    assert.equal(before.code, 1);
+    const warning = before.diagnostics.find((d) => d.code === 'MESH045');
+    assert.ok(warning);
+    assert.match(warning.message, /grant-pay/);
+    assert.match(warning.hint ?? '', /services\/grant-pay\.yml/);
+    fs.appendFileSync(path.join(dir, 'services', 'public-docs.yml'), 'acknowledge: [MESH045]\n');
+    assert.equal(lint(dir, '--strict').code, 0);
+  } finally {
+    cleanup();
+  }
+});
