@@ -106,7 +106,7 @@ test('every runnable block of README.md and docs/ exits as documented', { timeou
   const results: Array<{ block: RunnableBlock; code: number | null; output: string }> = [];
   const queue = [...blocks];
   await Promise.all(
-    Array.from({ length: 2 }, async () => {
+    Array.from({ length: 3 }, async () => {
       for (let b = queue.shift(); b; b = queue.shift()) results.push({ block: b, ...(await run(b)) });
     }),
   );

@@ -14,10 +14,10 @@ import { copyExample } from '../helpers/mesh-dir';
 
 const MESH = path.join(PACKAGE_ROOT, 'bin', 'mesh.js');
 
-function lint(dir: string, ...flags: string[]): { code: number; diagnostics: Diagnostic[]; stdout: string } {
+function lint(dir: string, ...flags: string[]): { code: number; diagnostics: Diagnostic[]; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MESH, 'lint', '.', ...flags], { cwd: dir, encoding: 'utf8' });
   const json = spawnSync(process.execPath, [MESH, 'lint', '.', '--format', 'json'], { cwd: dir, encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, diagnostics: (JSON.parse(json.stdout) as { diagnostics: Diagnostic[] }).diagnostics };
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, diagnostics: (JSON.parse(json.stdout) as { diagnostics: Diagnostic[] }).diagnostics };
 }
 
 function schemaKeys(name: string): Set<string> {
@@ -72,6 +72,7 @@ test('acknowledge: [MESH070] in each gRPC manifest lets mesh lint --strict pass,
     addToManifests(dir, 'acknowledge: [MESH070]');
     const r = lint(dir, '--strict');
     assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stderr, /0 error\(s\), 0 warning\(s\), [4-9] acknowledged or info/);
     const gaps = r.diagnostics.filter((d) => d.code === 'MESH070');
     assert.ok(gaps.length >= 4);
     for (const d of gaps) {
