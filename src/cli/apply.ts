@@ -3,17 +3,18 @@ import { Command } from 'commander';
 import type { Diagnostic } from '../diag/diagnostic';
 import { UserError } from '../diag/errors';
 import { formatDiagnostics } from '../diag/format';
-import { parseDurationMs } from '../config/duration';
 import { adminRequest, type AdminClientOptions } from '../xds/admin-client';
 import { readMeshSources, type ApplyResult, type PlanResult, type StatusReport } from '../xds/control-plane';
 import { lintMesh } from '../lint';
+import { durationOption } from './duration-flag';
 import { clientOptions, resolveClient, type ClientFlags } from './control-plane-opts';
 import type { SetExit } from './main';
 
 interface ApplyFlags extends ClientFlags {
   readonly dryRun: boolean;
   readonly wait: boolean;
-  readonly timeout: string;
+  /** Milliseconds, parsed by durationOption. */
+  readonly timeout: number;
 }
 
 export function registerApply(program: Command, setExit: SetExit): void {
@@ -25,7 +26,7 @@ export function registerApply(program: Command, setExit: SetExit): void {
   )
     .option('--dry-run', 'print, per node, what would be added, changed and removed; change nothing', false)
     .option('--wait', 'block until every connected node has ACKed the new configuration', false)
-    .option('--timeout <duration>', 'how long --wait waits', '30s')
+    .addOption(durationOption('--timeout <duration>', 'how long --wait waits (250ms, 2s, 1m, ...)', 30_000))
     .action(async (dir: string, flags: ApplyFlags) => setExit(await runApply(dir, flags)));
 }
 
@@ -46,7 +47,7 @@ async function runApply(dir: string, flags: ApplyFlags): Promise<number> {
   if (!r.ok) return printRefusal(r.diagnostics);
   process.stdout.write(`applied revision ${r.revision}: ${r.changedNodes?.length ?? 0} node(s) changed${r.changedNodes?.length ? ` (${r.changedNodes.join(', ')})` : ''}\n`);
   if (!flags.wait) return 0;
-  return waitForAcks(client, parseDurationMs(flags.timeout) ?? 30_000);
+  return waitForAcks(client, flags.timeout);
 }
 
 async function call<T>(client: AdminClientOptions, method: string, path: string, body?: unknown): Promise<T> {

@@ -5,7 +5,7 @@ import { hasErrors, type Diagnostic } from '../diag/diagnostic';
 import { formatDiagnostics } from '../diag/format';
 import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
-import { diffTree, meshProtection, writeTreeAtomically, type FileTree } from '../output/write-tree';
+import { meshProtection, staleReport, writeTreeAtomically, type FileTree } from '../output/write-tree';
 import { emitTree } from '../envoy/emit';
 import { assertReplaceable } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
@@ -66,11 +66,10 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   }
   if (hasErrors(diags)) return finish(diags, 1);
   if (opts.check) {
-    const d = diffTree(tree, opts.out);
-    const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
+    const stale = staleReport(tree, opts.out, dir, rebuildCommand(dir, opts));
     process.stdout.write(formatDiagnostics(diags, 'text'));
-    if (lines.length > 0) {
-      process.stdout.write(`${opts.out} is out of date with ${dir} (run: mesh build ${dir} --out ${opts.out}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+    if (stale !== undefined) {
+      process.stdout.write(stale);
       return 1;
     }
     process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes)\n`);
@@ -80,6 +79,12 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   process.stdout.write(formatDiagnostics(diags, 'text'));
   process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}\n`);
   return 0;
+}
+
+/** The build that rewrites `--out` as --check compared it: the same flags that shape the tree, or it would not fix it. */
+function rebuildCommand(dir: string, opts: BuildOptions): string {
+  const flags = [`--out ${opts.out}`, ...(opts.templates ? [`--templates ${opts.templates}`] : []), ...(opts.explain ? ['--explain'] : [])];
+  return `mesh build ${dir} ${flags.join(' ')}`;
 }
 
 function usage(message: string): number {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../diag/errors';
-import { admin, loadCredentials } from '../pki';
+import { admin, issueCommand, loadCredentials, PkiCode } from '../pki';
 import type { AdminClientOptions } from '../xds/admin-client';
 
 export interface ClientFlags {
@@ -46,6 +46,11 @@ export function resolveClient(flags: ClientFlags, meshDir = '.'): AdminClientOpt
     const creds = loadCredentials(pkiDir, admin(flags.admin));
     return { server, tls: { caPem: creds.trustBundlePem, certPem: creds.chainPem, keyPem: creds.keyPem } };
   } catch (err) {
-    throw new UserError('MESH096', `no admin certificate "${flags.admin}" in ${pkiDir}: ${(err as Error).message} (issue one with: mesh certs issue --admin ${flags.admin})`);
+    if (!(err instanceof UserError) || err.code !== PkiCode.notIssued) {
+      throw new UserError('MESH096', `the admin certificate "${flags.admin}" in ${pkiDir} cannot be used: ${(err as Error).message}`);
+    }
+    // One fix, spelled for where the user stands: the store's own hint does not know --mesh or --pki.
+    const where = flags.pki !== undefined ? ` --mesh ${meshDir} --dir ${flags.pki}` : meshDir !== '.' ? ` --mesh ${meshDir}` : '';
+    throw new UserError('MESH096', `no admin certificate "${flags.admin}" in ${pkiDir}; issue it with: ${issueCommand(admin(flags.admin))}${where}`);
   }
 }

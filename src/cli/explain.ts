@@ -30,14 +30,17 @@ export function registerExplain(program: Command, setExit: SetExit): void {
     .action((caller: string, callee: string, dir: string, opts: ExplainFlags) => setExit(runExplain(caller, callee, dir, opts)));
 }
 
-/** Exit 0 allowed, 1 denied or no route (or the mesh does not load), 2 usage errors. */
+/**
+ * Exit 0 allowed, 1 denied or no route, 2 the mesh does not load or usage
+ * errors: a script asking "is this call allowed?" must not read a broken mesh as "no".
+ */
 export function runExplain(caller: string, callee: string, dir: string, opts: ExplainFlags): number {
   const headers = parseHeaderFlags(opts.header);
   // A mesh with denied calls (MESH043) still explains: "why is this call denied?" is the question.
   const loaded = loadForReview(dir, { allowSemanticErrors: true });
   if (!loaded.ok) {
     process.stderr.write(formatDiagnostics(loaded.diagnostics, 'text'));
-    return 1;
+    return 2;
   }
   const { input } = loaded;
   if (input.unchecked) process.stderr.write(`note: ${dir} has lint errors (run mesh lint); explaining what it would compile to\n`);

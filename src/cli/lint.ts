@@ -16,7 +16,8 @@ export function registerLint(program: Command, setExit: SetExit): void {
       process.stdout.write(formatDiagnostics(diagnostics, opts.format));
       const s = summary(diagnostics);
       if (opts.format === 'text') {
-        process.stderr.write(`${s.errors} error(s), ${s.warnings} warning(s)\n`);
+        // Acknowledged warnings are info: counted, so a --strict pass never hides that they exist.
+        process.stderr.write(`${s.errors} error(s), ${s.warnings} warning(s)${s.infos > 0 ? `, ${s.infos} acknowledged or info` : ''}\n`);
       }
       if (diagnostics.some((d) => d.severity === 'error' && isIoCode(d.code))) setExit(2);
       else if (s.errors > 0 || (opts.strict && s.warnings > 0)) setExit(1);

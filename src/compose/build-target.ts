@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { hasErrors } from '../diag/diagnostic';
 import { formatDiagnostics } from '../diag/format';
-import { diffTree, meshProtection, writeTreeAtomically } from '../output/write-tree';
+import { meshProtection, staleReport, writeTreeAtomically } from '../output/write-tree';
 import { renderComposition, type Composition } from './compose';
 import { SubnetError } from './network';
 
@@ -16,6 +16,12 @@ export interface ComposeBuildFlags {
   readonly templates?: string;
   readonly subnet?: string;
   readonly force?: boolean;
+}
+
+/** The same flags that shaped the composition, so running it fixes what --check found. */
+function rebuildCommand(dir: string, flags: ComposeBuildFlags): string {
+  const extra = [...(flags.templates ? [`--templates ${flags.templates}`] : []), ...(flags.subnet ? [`--subnet ${flags.subnet}`] : [])];
+  return ['mesh build', dir, '--target compose', `--out ${flags.out}`, ...extra].join(' ');
 }
 
 export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
@@ -30,12 +36,12 @@ export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
   process.stdout.write(formatDiagnostics(r.diagnostics, 'text'));
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (!r.tree || !r.plan || hasErrors(r.diagnostics)) return 1;
-  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps`;
+  const leftOut = r.plan.leftOut.length > 0 ? `; left out: ${r.plan.leftOut.join(', ')} (proxyless gRPC, see the notes above)` : '';
+  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps${leftOut}`;
   if (flags.check) {
-    const d = diffTree(r.tree, flags.out);
-    const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
-    if (lines.length > 0) {
-      process.stdout.write(`${flags.out} is out of date with ${dir} (run: mesh build ${dir} --target compose --out ${flags.out}):\n${lines.map((l) => `  ${l}\n`).join('')}`);
+    const stale = staleReport(r.tree, flags.out, dir, rebuildCommand(dir, flags));
+    if (stale !== undefined) {
+      process.stdout.write(stale);
       return 1;
     }
     process.stderr.write(`${flags.out} is up to date (${r.tree.size} files, ${summary})\n`);

@@ -93,6 +93,8 @@ export interface CompositionPlan {
   readonly nodes: readonly ComposedNode[];
   /** Host paths the file uses when HMS_REPO / HMS_PKI are unset (relative to the compose file). */
   readonly hostDefaults: { readonly repo: string; readonly pki: string };
+  /** Proxyless gRPC services of the mesh that the composition does not run (COMPOSE_PROXYLESS_WHY), sorted. */
+  readonly leftOut: readonly string[];
 }
 
 export interface Composition {
@@ -112,7 +114,7 @@ export function renderComposition(meshDir: string, opts: ComposeOptions): Compos
   const notes: string[] = [];
   if (!loaded.model || hasErrors(diags)) return { diagnostics: diags, notes };
   const model = loaded.model;
-  notes.push(...proxylessNotes(model));
+  notes.push(...proxylessNotes(model, COMPOSE_PROXYLESS_WHY));
   const network = assignAddresses(opts.subnet ?? DEFAULT_SUBNET, model.services.filter((s) => s.protocol === 'http').map((s) => s.name));
   const outAbs = path.resolve(opts.outDir);
   const built = compileOverlay(model, meshDir, network, outAbs, opts.templatesDir);
@@ -177,11 +179,31 @@ function compileOverlay(model: MeshModel, meshDir: string, network: SidecarNetwo
   return { ...base, diagnostics, compiled, overlaid: overlaid.model };
 }
 
-/** Proxyless gRPC members have no sidecar: the composition and the local mode leave them out, and say so. */
-export function proxylessNotes(model: MeshModel): string[] {
+/**
+ * Why a composition cannot run a proxyless gRPC member: not a missing
+ * feature but the security boundary of MESH070. The member has no sidecar;
+ * the app itself fetches its config over the plaintext port the control plane
+ * binds to 127.0.0.1 only (grpc-js-xds cannot authenticate to it), which no
+ * other container can reach; opening it on the compose network would serve
+ * unauthenticated xDS to every container.
+ */
+export const COMPOSE_PROXYLESS_WHY =
+  'it has no sidecar, and the app would fetch its config in plaintext from control_plane.grpc_xds_port, which the control plane binds to 127.0.0.1 only ' +
+  '(grpc-js-xds cannot authenticate to it, MESH070), so no other container can reach it; proxyless members run as local processes beside the control plane (`npm start -- --grpc`, docs/lab.md)';
+
+/** The local-process mode runs on one host, but only the HTTP story's sidecars and apps. */
+export const LOCAL_PROXYLESS_WHY = 'only Envoy sidecars and HTTP apps are run; the proxyless gRPC story is `npm start -- --grpc` (docs/lab.md)';
+
+/** Proxyless gRPC members, which the composition and the local mode leave out, by name. */
+export function proxylessServices(model: MeshModel): string[] {
+  return model.services.filter((s) => s.protocol !== 'http').map((s) => s.name);
+}
+
+/** One note per left-out proxyless member, at its manifest, saying why (`COMPOSE_PROXYLESS_WHY`, `LOCAL_PROXYLESS_WHY`). */
+export function proxylessNotes(model: MeshModel, why: string): string[] {
   return model.services
     .filter((s) => s.protocol !== 'http')
-    .map((s) => `${s.pos.file}:${s.pos.line}:${s.pos.col}: note: ${s.name} is a proxyless gRPC service: only Envoy sidecars and HTTP apps are run, so it is left out`);
+    .map((s) => `${s.pos.file}:${s.pos.line}:${s.pos.col}: note: ${s.name} is a proxyless gRPC service, left out: ${why}`);
 }
 
 export function resolveComposeTemplate(templatesDir?: string): string {
@@ -216,6 +238,7 @@ function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, ne
     network,
     nodes,
     hostDefaults,
+    leftOut: proxylessServices(source).sort(),
   };
 }
 
@@ -257,6 +280,7 @@ function composeView(plan: CompositionPlan, marker: string, meshHint: string): R
     marker,
     mesh: plan.meshName,
     meshHint,
+    leftOut: plan.leftOut.length > 0 ? plan.leftOut.join(', ') : undefined,
     project: plan.project,
     envoyImage: ENVOY_IMAGE,
     nodeImage: NODE_IMAGE,

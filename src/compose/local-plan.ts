@@ -38,7 +38,7 @@ import type { MeshModel } from '../model/types';
 import { validateCompiled } from '../output/validate-output';
 import { PACKAGE_ROOT } from '../paths';
 import { readMeshSources } from '../xds/control-plane';
-import { appVersion, ENVOY_RUN_FLAGS, exampleApp, proxylessNotes } from './compose';
+import { appVersion, ENVOY_RUN_FLAGS, exampleApp, LOCAL_PROXYLESS_WHY, proxylessNotes } from './compose';
 import { overlayMesh } from './overlay';
 
 export const MESH_BIN = path.join(PACKAGE_ROOT, 'bin', 'mesh.js');
@@ -117,7 +117,7 @@ export function buildLocalPlan(meshDir: string, opts: LocalPlanOptions): LocalPl
   const index = new Map(http.map((s, i) => [s.name, i]));
   const localMesh = path.join(opts.workDir, 'mesh');
   const overlay = localOverlay(model, meshDir, index, localMesh, opts);
-  const notes = [...proxylessNotes(model), ...overlay.notes];
+  const notes = [...proxylessNotes(model, LOCAL_PROXYLESS_WHY), ...overlay.notes];
   const overlaid = lintMesh(localMesh, { files: overlay.sources, displayDir: 'mesh' });
   diags.push(...overlaid.diagnostics);
   if (!overlaid.model || hasErrors(diags)) return { diagnostics: diags };

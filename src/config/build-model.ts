@@ -73,6 +73,7 @@ export function buildService(src: SourceFile, relFile: string, settings: MeshSet
     file: relFile,
     pos: valuePos(src, []),
     fieldPos,
+    acknowledge: ((v.acknowledge as string[] | undefined) ?? []).map((code, i) => ({ code, pos: valuePos(src, ['acknowledge', i]) })),
   };
 }
 

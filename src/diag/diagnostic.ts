@@ -28,6 +28,8 @@ export interface Diagnostic {
   readonly path?: string;
   /** How to fix it, when we know. */
   readonly hint?: string;
+  /** The service the finding is about, whose manifest may acknowledge it (src/lint/acknowledge.ts). */
+  readonly subject?: string;
 }
 
 export function hasErrors(diags: readonly Diagnostic[]): boolean {
@@ -51,7 +53,7 @@ export function diagAt(
   severity: Severity,
   code: string,
   message: string,
-  extra: { path?: string; hint?: string } = {},
+  extra: { path?: string; hint?: string; subject?: string } = {},
 ): Diagnostic {
   const d: Diagnostic = {
     severity,
@@ -63,6 +65,7 @@ export function diagAt(
     ...(pos.endLine !== undefined ? { endLine: pos.endLine, endCol: pos.endCol } : {}),
     ...(extra.path !== undefined ? { path: extra.path } : {}),
     ...(extra.hint !== undefined ? { hint: extra.hint } : {}),
+    ...(extra.subject !== undefined ? { subject: extra.subject } : {}),
   };
   return d;
 }

@@ -46,29 +46,58 @@ export function checkEnvoyBootstrap(doc: unknown, node: NodeIR): string[] {
 }
 
 export function checkGrpcBootstrap(doc: unknown, node: NodeIR): string[] {
-  const p: string[] = [];
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return ['the bootstrap is not a JSON object'];
-  const servers = get(doc, 'xds_servers');
-  if (!Array.isArray(servers) || servers.length === 0) p.push('xds_servers must be a non-empty array');
-  else {
-    if (typeof get(servers[0], 'server_uri') !== 'string') p.push('xds_servers[0].server_uri must be a string');
-    const creds = get(servers[0], 'channel_creds');
-    const types = Array.isArray(creds) ? creds.map((c) => get(c, 'type')) : [];
-    if (!types.some((t) => typeof t === 'string' && GRPC_JS_CHANNEL_CREDS.includes(t))) {
-      p.push(`xds_servers[0].channel_creds needs a type grpc-js-xds supports (${GRPC_JS_CHANNEL_CREDS.join(', ')})`);
-    }
-  }
+  const p = grpcBootstrapProblems(doc).map((problem) => problem.message);
   expectEqual(p, doc, 'node.id', node.id);
   expectEqual(p, doc, 'node.cluster', node.cluster);
-  // grpc-js-xds 1.14.1 rejects a node without locality (xds-bootstrap.ts validateNode).
-  const locality = get(doc, 'node.locality');
-  if (locality === null || typeof locality !== 'object') p.push('node.locality must be an object (grpc-js-xds requires it)');
   const instance = node.identity.certProviderInstance;
   expectEqual(p, doc, `certificate_providers.${instance}.plugin_name`, 'file_watcher');
   if (typeof get(doc, `certificate_providers.${instance}.config.refresh_interval`) !== 'string') {
     p.push(`certificate_providers.${instance}.config.refresh_interval must be a duration string`);
   }
   expectEqual(p, doc, 'server_listener_resource_name_template', node.bootstrap.serverListenerTemplate);
+  return p;
+}
+
+/** A problem of a gRPC bootstrap, with the path of the field it is about (for positions). */
+export interface GrpcBootstrapProblem {
+  readonly path: ReadonlyArray<string | number>;
+  readonly message: string;
+}
+
+/**
+ * What grpc-js-xds 1.14.1 itself refuses at start (xds-bootstrap.ts), for any
+ * gRPC bootstrap (gRFC A27), whatever node it is for: the compiler adds the
+ * node's own expectations, `mesh validate` (which knows no IR) uses these alone.
+ */
+export function grpcBootstrapProblems(doc: object): GrpcBootstrapProblem[] {
+  const p: GrpcBootstrapProblem[] = [];
+  const servers = get(doc, 'xds_servers');
+  if (!Array.isArray(servers) || servers.length === 0) p.push({ path: ['xds_servers'], message: 'xds_servers must be a non-empty array' });
+  else {
+    if (typeof get(servers[0], 'server_uri') !== 'string') p.push({ path: ['xds_servers', 0], message: 'xds_servers[0].server_uri must be a string' });
+    const creds = get(servers[0], 'channel_creds');
+    const types = Array.isArray(creds) ? creds.map((c) => get(c, 'type')) : [];
+    if (!types.some((t) => typeof t === 'string' && GRPC_JS_CHANNEL_CREDS.includes(t))) {
+      p.push({
+        path: Array.isArray(creds) ? ['xds_servers', 0, 'channel_creds'] : ['xds_servers', 0],
+        message: `xds_servers[0].channel_creds needs a type grpc-js-xds supports (${GRPC_JS_CHANNEL_CREDS.join(', ')})`,
+      });
+    }
+  }
+  // grpc-js-xds 1.14.1 rejects a node without locality (xds-bootstrap.ts validateNode).
+  const locality = get(doc, 'node.locality');
+  if (locality === null || typeof locality !== 'object') {
+    p.push({ path: get(doc, 'node') === undefined ? [] : ['node'], message: 'node.locality must be an object (grpc-js-xds requires it)' });
+  }
+  const providers = get(doc, 'certificate_providers');
+  if (providers !== null && typeof providers === 'object') {
+    for (const [name, provider] of Object.entries(providers as Obj)) {
+      if (typeof get(provider, 'plugin_name') !== 'string') {
+        p.push({ path: ['certificate_providers', name], message: `certificate_providers.${name}.plugin_name must be a string` });
+      }
+    }
+  }
   return p;
 }
 

@@ -230,8 +230,10 @@ export interface PolicyGap {
   readonly service: string;
   /** The service the policy is about (the callee for client-side policies, itself otherwise). */
   readonly target: string;
-  /** Dotted policy path, e.g. `retries.per_try_timeout`. */
+  /** Dotted path of the real setting the gap is about, e.g. `retries.per_try_timeout` (a key of the mesh's files). */
   readonly policy: string;
+  /** What cannot be enforced, when it is not the setting itself (e.g. "mTLS to the control plane", which no key sets). */
+  readonly subject?: string;
   readonly reason: string;
   /** The gRFC that says so, e.g. `A44`. */
   readonly proposal: string;

@@ -7,7 +7,8 @@
  */
 import { loadMeshSync, type LoadOptions, type LoadResult } from '../config/load';
 import { diagAt, sortDiagnostics } from '../diag/diagnostic';
-import { grpcPolicyGaps } from '../translate';
+import { gapSummary, grpcPolicyGaps } from '../translate';
+import { applyAcknowledgements } from './acknowledge';
 
 export interface LintOptions extends LoadOptions {
   /**
@@ -23,12 +24,19 @@ export interface LintOptions extends LoadOptions {
 export function lintMesh(dir: string, opts: LintOptions = {}): LoadResult {
   const loaded = loadMeshSync(dir, opts);
   if (!loaded.model) return loaded;
-  const gaps = grpcPolicyGaps(loaded.model).map((g) =>
-    diagAt(g.pos, 'warning', 'MESH070', `${g.service} is a proxyless gRPC member and cannot enforce ${g.policy} for ${g.target}: ${g.reason} (gRFC ${g.proposal})`, { path: g.policy }),
+  const model = loaded.model;
+  const fileOf = new Map(model.services.map((s) => [s.name, s.file]));
+  const gaps = grpcPolicyGaps(model).map((g) =>
+    diagAt(g.pos, 'warning', 'MESH070', `${g.service} is a proxyless gRPC member and ${gapSummary(g)}`, {
+      // The key the position is on: the gap's own setting, or `protocol` for the mTLS gap pointed at the manifest.
+      path: g.subject !== undefined ? 'protocol' : g.policy,
+      hint: `once reviewed, acknowledge it in ${fileOf.get(g.service)}: acknowledge: [MESH070] (docs/policy-language.md)`,
+      subject: g.service,
+    }),
   );
   // Loaded on demand: the PKI code pulls in node-forge, which every other lint run can skip.
   const rotation = opts.checkPki
-    ? (require('../review/rotation') as typeof import('../review/rotation')).rotationLint(loaded.model, opts.now ? { now: opts.now } : {})
+    ? (require('../review/rotation') as typeof import('../review/rotation')).rotationLint(model, opts.now ? { now: opts.now } : {})
     : [];
-  return { ...loaded, diagnostics: sortDiagnostics([...loaded.diagnostics, ...gaps, ...rotation]) };
+  return { ...loaded, diagnostics: sortDiagnostics([...applyAcknowledgements(model, [...loaded.diagnostics, ...gaps]), ...rotation]) };
 }

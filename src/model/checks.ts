@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { didYouMean } from '../util/suggest';
-import type { MeshModel, ServicePolicies } from './types';
+import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 
 /** Policy sections keyed by service name, with the position of each key (from the policy file). */
 export interface PolicyKeys {
@@ -28,17 +28,41 @@ interface Ctx {
   readonly policyOf: ReadonlyMap<string, ServicePolicies>;
 }
 
-const duplicateServices: Rule = ({ model }) => {
+/**
+ * The declaration in services/<name>.yml is where a service belongs, so it is
+ * the original even when a copy's file sorts first; among the others, file
+ * order decides. The duplicate is blamed, the original named, and the hint
+ * offers a name no service has.
+ */
+const duplicateServices: Rule = ({ model }, { names }) => {
   const first = new Map<string, string>();
   const out: Diagnostic[] = [];
-  for (const s of [...model.services].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+  for (const s of declarationOrder(model.services)) {
     const prev = first.get(s.name);
     if (prev !== undefined) {
-      out.push(diagAt(s.fieldPos.name ?? s.pos, 'error', 'MESH030', `service "${s.name}" is already declared in ${prev}`, { hint: 'each service has exactly one manifest; list extra versions under `versions:`' }));
+      out.push(diagAt(s.fieldPos.name ?? s.pos, 'error', 'MESH030', `service "${s.name}" is already declared in ${prev}`, {
+        hint: `each service has exactly one manifest (list extra versions under \`versions:\` there); if this is another service, name it "${freeName(manifestStem(s), s.name, names)}"`,
+      }));
     } else first.set(s.name, s.file);
   }
   return out;
 };
+
+/** Originals first (a manifest in services/<its name>.yml), then by file: who keeps a name or port that two claim. */
+function declarationOrder(services: readonly ServiceManifest[]): ServiceManifest[] {
+  const belongs = (s: ServiceManifest): number => (manifestStem(s) === s.name ? 0 : 1);
+  return [...services].sort((a, b) => belongs(a) - belongs(b) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
+function manifestStem(s: ServiceManifest): string {
+  return path.basename(s.file).replace(/\.ya?ml$/, '');
+}
+
+/** The file's own name when it is a valid, free service name, else `<name>-2`, `-3`, ... (also free). */
+function freeName(stem: string, name: string, taken: ReadonlySet<string>): string {
+  if (/^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(stem) && !taken.has(stem)) return stem;
+  for (let i = 2; ; i++) if (!taken.has(`${name}-${i}`)) return `${name}-${i}`;
+}
 
 const duplicatePorts: Rule = ({ model }) => {
   // All services of the lab and of static endpoints may share one host, so ports must be unique mesh-wide.
@@ -46,7 +70,7 @@ const duplicatePorts: Rule = ({ model }) => {
   // (each sidecar has its own network namespace in containers).
   const used = new Map<number, string>();
   const out: Diagnostic[] = [];
-  for (const s of [...model.services].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+  for (const s of declarationOrder(model.services)) {
     const own: Array<[number, string, SourcePos]> = [[s.port, 'port', s.fieldPos.port ?? s.pos]];
     if (s.protocol === 'http' && s.fieldPos.mesh_port) own.push([s.meshPort, 'mesh_port', s.fieldPos.mesh_port]);
     const outbound = s.fieldPos['sidecar.outbound_port'];
@@ -62,10 +86,14 @@ const duplicatePorts: Rule = ({ model }) => {
   return out;
 };
 
-const fileNames: Rule = ({ model }) =>
-  model.services
-    .filter((s) => path.basename(s.file).replace(/\.ya?ml$/, '') !== s.name)
+const fileNames: Rule = ({ model }) => {
+  const declarations = new Map<string, number>();
+  for (const s of model.services) declarations.set(s.name, (declarations.get(s.name) ?? 0) + 1);
+  return model.services
+    // A duplicate is MESH030's alone: renaming its file to services/<name>.yml would overwrite the original.
+    .filter((s) => manifestStem(s) !== s.name && declarations.get(s.name) === 1)
     .map((s) => diagAt(s.fieldPos.name ?? s.pos, 'warning', 'MESH032', `manifest ${path.basename(s.file)} declares service "${s.name}"`, { hint: `rename the file to services/${s.name}.yml` }));
+}
 
 /** A setting that cannot take effect is reported, never dropped in silence. */
 const grpcSidecar: Rule = ({ model }) =>
@@ -123,6 +151,31 @@ const accessRules: Rule = ({ model }, { names }) =>
       .map((r) => diagAt(r.pos, 'error', 'MESH042', `access.${p.service}.allow names unknown service "${r.caller}"${didYouMean(r.caller, names)}`)),
   );
 
+/**
+ * An allow entry for a caller whose manifest does not call the service: its
+ * proxy has no route there, so the permission is unused today and silently
+ * live the day someone adds the call (`mesh graph` draws it dotted grey). About
+ * the callee, whose manifest may acknowledge it (a caller still being built).
+ */
+const unusedAccess: Rule = ({ model }, { names }) => {
+  const callsOf = new Map(model.services.map((s) => [s.name, s]));
+  const out: Diagnostic[] = [];
+  for (const p of model.policies) {
+    for (const r of p.access.allow) {
+      const caller = callsOf.get(r.caller);
+      if (!caller || !names.has(p.service) || r.caller === p.service || caller.calls.some((c) => c.target === p.service)) continue;
+      // A caller with a misspelt call (MESH040) is explained there; the rule it "does not use" is that typo's echo.
+      if (caller.calls.some((c) => !names.has(c.target))) continue;
+      out.push(diagAt(r.pos, 'warning', 'MESH045', `access.${p.service}.allow lets "${r.caller}" call "${p.service}", but ${caller.file} does not call it: the permission is unused`, {
+        hint: `remove ${r.caller} from access.${p.service}.allow, or add ${p.service} to calls: in ${caller.file} (acknowledge: [MESH045] in ${callsOf.get(p.service)?.file ?? 'its manifest'} keeps it on purpose)`,
+        path: `access.${p.service}.allow`,
+        subject: p.service,
+      }));
+    }
+  }
+  return out;
+};
+
 const unreachable: Rule = ({ model }, { policyOf }) => {
   // Reverse index first: a naive scan is O(services^2), too slow for 5,000-service meshes.
   const callersOf = new Map<string, string[]>();
@@ -142,9 +195,9 @@ const unreachable: Rule = ({ model }, { policyOf }) => {
 };
 
 const splits: Rule = ({ model }) => {
-  // First manifest wins for a duplicated name (the duplicate itself is MESH030).
-  const serviceOf = new Map<string, (typeof model.services)[number]>();
-  for (const s of model.services) if (!serviceOf.has(s.name)) serviceOf.set(s.name, s);
+  // The original wins for a duplicated name (the duplicate itself is MESH030).
+  const serviceOf = new Map<string, ServiceManifest>();
+  for (const s of declarationOrder(model.services)) if (!serviceOf.has(s.name)) serviceOf.set(s.name, s);
   const out: Diagnostic[] = [];
   for (const p of model.policies) {
     if (!p.split) continue;
@@ -201,7 +254,7 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unreachable, splits, tuning, bounds];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

@@ -86,6 +86,8 @@ export interface ServiceManifest {
   readonly pos: SourcePos;
   /** Positions of individual fields (name, version, port, ...; `sidecar.outbound_port` and `sidecar.admin_port` when set). */
   readonly fieldPos: Readonly<Record<string, SourcePos>>;
+  /** `acknowledge:` codes of reviewed lint warnings about this service (src/lint/acknowledge.ts), in file order. */
+  readonly acknowledge: readonly { readonly code: string; readonly pos: SourcePos }[];
 }
 
 export interface CircuitBreakerPolicy {

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../diag/diagnostic';
 import type { CompileResult, NodeOutput } from '../envoy/compile';
+import { isExpectedForGrpc } from '../validate/compiler-files';
 import { validateNodeConfig, type ValidationCache } from '../validate/validate';
 
 export interface ValidateCompiledOptions {
@@ -23,13 +24,4 @@ export function validateNodeOutput(node: Pick<NodeOutput, 'id' | 'kind' | 'resou
   const bootstrap = node.kind === 'envoy' && node.bootstrap ? node.bootstrap.value : undefined;
   const found = validateNodeConfig({ ...node.resources, ...(bootstrap !== undefined ? { bootstrap } : {}) }, { file: `${node.id}/`, ...opts });
   return node.kind === 'grpc' ? found.filter((d) => !isExpectedForGrpc(d)) : found;
-}
-
-/**
- * grpc-js-xds reads a peer's SAN matchers only from the deprecated
- * CertificateValidationContext.match_subject_alt_names (A29), so proxyless
- * nodes must use it; the deprecation warning is expected there and dropped.
- */
-function isExpectedForGrpc(d: Diagnostic): boolean {
-  return d.severity === 'warning' && d.code === 'ENVOY020' && d.message.includes('CertificateValidationContext.match_subject_alt_names');
 }

@@ -114,3 +114,15 @@ export function diffTree(expected: FileTree, dir: string): TreeDiff {
   const changed = [...expected.keys()].filter((k) => actual.has(k) && !same(expected.get(k)!, actual.get(k)!)).sort();
   return { added, removed, changed };
 }
+
+/**
+ * `--check`'s report: undefined when `dir` matches, else the files that differ
+ * under a line naming `rebuild`, the command that rewrites them (with every
+ * flag that shaped the tree, or running it would not fix what was found).
+ */
+export function staleReport(expected: FileTree, dir: string, sources: string, rebuild: string): string | undefined {
+  const d = diffTree(expected, dir);
+  const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
+  if (lines.length === 0) return undefined;
+  return `${dir} is out of date with ${sources} (run: ${rebuild}):\n${lines.map((l) => `  ${l}\n`).join('')}`;
+}

@@ -83,6 +83,18 @@ export function identityDir(id: Identity): string {
   return id.kind === 'control-plane' ? 'control-plane' : `${id.kind}/${id.name}`;
 }
 
+/** The `mesh certs issue` that issues exactly this identity (plain `mesh certs issue` issues services only). */
+export function issueCommand(id: Identity): string {
+  switch (id.kind) {
+    case 'svc':
+      return `mesh certs issue ${id.name}`;
+    case 'admin':
+      return `mesh certs issue --admin ${id.name}`;
+    case 'control-plane':
+      return 'mesh certs issue --control-plane';
+  }
+}
+
 /** "svc/grant-pay", "admin/ops", "control-plane": the name shown in tables and messages. */
 export function identityLabel(id: Identity): string {
   return identityDir(id);

@@ -14,6 +14,7 @@ export {
   identitySpiffeId,
   identitySans,
   identityLabel,
+  issueCommand,
   parseSpiffeId,
 } from './identity';
 export { type KeyGenerator, type KeyPairPem, nativeRsaKeyGen, forgeRsaKeyGen } from './keys';

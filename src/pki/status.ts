@@ -10,7 +10,7 @@ import { UserError } from '../diag/errors';
 import { loadSigningCa, SigningCa } from './ca';
 import { HOUR_MS } from './duration';
 import { KEY_MODE } from './fs-secure';
-import { compareIdentities, Identity, identityLabel } from './identity';
+import { compareIdentities, Identity, identityLabel, issueCommand } from './identity';
 import { issueIdentities, IssueOptions, IssuedCert } from './issue';
 import { identityFolder, KEY_FILE, listIssued, loadCredentials, loadTrustBundle, ROOT_CERT } from './store';
 import { parseCertificates, verifyPeerChain } from './verify';
@@ -58,7 +58,7 @@ export function checkStore(pkiDir: string, options: CheckOptions = {}): CertStat
   const issuedLabels = new Set(issued.map(identityLabel));
   const missing = (options.expected ?? []).filter((id) => !issuedLabels.has(identityLabel(id)));
   for (const id of [...missing].sort(compareIdentities)) {
-    rows.push({ label: identityLabel(id), identity: id, state: 'missing', detail: 'not issued (run `mesh certs issue`)' });
+    rows.push({ label: identityLabel(id), identity: id, state: 'missing', detail: `not issued (run \`${issueCommand(id)}\`)` });
   }
   return rows;
 }

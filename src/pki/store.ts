@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { UserError } from '../diag/errors';
 import { ioError, PkiCode, PkiErrorCode, pkiError } from './errors';
 import { TEMP_PREFIX } from './fs-secure';
-import { admin, controlPlane, Identity, identityDir, identityLabel, identitySpiffeId, service } from './identity';
+import { admin, controlPlane, Identity, identityDir, identityLabel, identitySpiffeId, issueCommand, service } from './identity';
 import { keyMatchesPublicKey, parsePrivateKey } from './keys';
 import { parseCertificates, PeerIdentity, spiffeIdFromSan } from './verify';
 
@@ -96,7 +96,7 @@ export interface Credentials {
  */
 export function loadCredentials(pkiDir: string, identity: Identity, trustDomain?: string): Credentials {
   const folder = identityFolder(pkiDir, identity);
-  const hint = `${identityLabel(identity)} has not been issued (run \`mesh certs issue\`)`;
+  const hint = `${identityLabel(identity)} has not been issued (run \`${issueCommand(identity)}\`)`;
   const certFile = path.join(folder, CERT_FILE);
   const keyFile = path.join(folder, KEY_FILE);
   const chainFile = path.join(folder, CHAIN_FILE);

@@ -29,7 +29,7 @@ type GapInput = Omit<PolicyGap, 'service'>;
 
 export function grpcGapsProcessor(ctx: TranslateContext, draft: NodeDraft): void {
   if (draft.kind !== 'grpc') return;
-  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx)];
+  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft)];
   for (const up of draft.upstreams) gaps.push(...retryGaps(up), ...circuitBreakerGaps(up));
   draft.gaps = gaps
     .map((g) => ({ service: draft.service.name, ...g }))
@@ -50,18 +50,32 @@ function serverGaps(draft: NodeDraft): GapInput[] {
   ];
 }
 
-function controlPlaneGaps(ctx: TranslateContext): GapInput[] {
+/**
+ * Not a policy anyone wrote: the mesh's "mTLS everywhere" default, which a
+ * proxyless member cannot keep towards the control plane. It is pointed at
+ * the `protocol: grpc` line that made the service proxyless (mesh.yml is
+ * optional, and the gap is that service's), and named by the key that sets the
+ * plaintext port it uses instead.
+ */
+function controlPlaneGaps(ctx: TranslateContext, draft: NodeDraft): GapInput[] {
+  const port = ctx.model.settings.controlPlane.grpcXdsPort;
   return [
     {
       target: ctx.model.settings.name,
-      policy: 'control_plane.mtls',
+      policy: 'control_plane.grpc_xds_port',
+      subject: 'mTLS to the control plane',
       reason:
         'grpc-js-xds 1.14.1 supports only "google_default" and "insecure" xDS channel credentials, not A65 "tls"; ' +
-        `it reaches the control plane in plaintext on 127.0.0.1:${ctx.model.settings.controlPlane.grpcXdsPort} (control_plane.grpc_xds_port), where it is not authenticated and is served no secrets; its data-plane calls are still mTLS`,
+        `it reaches the control plane in plaintext on 127.0.0.1:${port} (control_plane.grpc_xds_port of mesh.yml), where it is not authenticated and is served no secrets; its data-plane calls are still mTLS`,
       proposal: 'A65',
-      pos: ctx.model.settings.pos,
+      pos: draft.service.fieldPos['protocol'] ?? draft.service.pos,
     },
   ];
+}
+
+/** "cannot enforce <what> for <target>": the one wording of a gap, for lint (MESH070) and `mesh explain`. */
+export function gapSummary(g: Pick<PolicyGap, 'policy' | 'subject' | 'target' | 'reason' | 'proposal'>, withTarget = true): string {
+  return `cannot enforce ${g.subject ?? g.policy}${withTarget ? ` for ${g.target}` : ''}: ${g.reason} (gRFC ${g.proposal})`;
 }
 
 function retryGaps(up: UpstreamDraft): GapInput[] {

@@ -93,4 +93,4 @@ export function sourcesOf(model: MeshModel): string[] {
 
 export type { TranslateContext, TranslateOptions } from './context';
 export { buildContext } from './context';
-export { GRPC_REQUIRED_ENV } from './grpc-gaps';
+export { GRPC_REQUIRED_ENV, gapSummary } from './grpc-gaps';

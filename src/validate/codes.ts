@@ -40,6 +40,7 @@ export const ENVOY_CODES = {
   UNKNOWN_DOCUMENT: 'ENVOY041',
   TYPE_URL_MISMATCH: 'ENVOY042',
   IO_ERROR: 'ENVOY043',
+  GRPC_BOOTSTRAP: 'ENVOY044',
 } as const;
 
 export type EnvoyCode = (typeof ENVOY_CODES)[keyof typeof ENVOY_CODES];

@@ -1,6 +1,7 @@
 import { type Diagnostic, diagAt, sortDiagnostics } from '../diag/diagnostic';
 import { ENVOY_CODES as C, type Finding, error } from './codes';
 import { type CheckOptions, checkMessage } from './check-message';
+import { isExpectedForGrpc, isGrpcBootstrap } from './compiler-files';
 import { NodeCollector } from './cross-ref';
 import { walkDocument } from './documents';
 import { type JsonObject, type JsonPath, formatPath, isObject } from './json-path';
@@ -125,7 +126,9 @@ export function validateNodeDocuments(docs: readonly EnvoyDocument[], basePath: 
     out.push(...toDiagnostics(walkDocument(d.value, ref, node, opts), ref));
   }
   for (const f of node.check()) out.push(...toDiagnostics([f], f.doc));
-  return sortDiagnostics(out);
+  // A folder with a gRPC bootstrap is a proxyless node: its resources follow grpc-js-xds's rules.
+  const grpc = docs.some((d) => isGrpcBootstrap(d.value));
+  return sortDiagnostics(grpc ? out.filter((d) => !isExpectedForGrpc(d)) : out);
 }
 
 /**

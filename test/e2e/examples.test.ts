@@ -11,11 +11,11 @@ test('examples/ceq-grpc: no lint errors; the only warnings are what proxyless gR
   const { model, diagnostics } = lintMesh(path.join(EXAMPLES_DIR, 'ceq-grpc'));
   assert.ok(model);
   assert.deepEqual(model.services.map((s) => [s.name, s.protocol]), [['grant-pay', 'grpc'], ['impact-calc', 'grpc'], ['public-docs', 'grpc']]);
-  assert.deepEqual(diagnostics.map((d) => [d.severity, d.code, d.path]), [
-    ['warning', 'MESH070', 'control_plane.mtls'],
-    ['warning', 'MESH070', 'control_plane.mtls'],
-    ['warning', 'MESH070', 'control_plane.mtls'],
-    ['warning', 'MESH070', 'circuit_breakers.max_failures'],
+  assert.deepEqual(diagnostics.map((d) => [d.severity, d.code, path.basename(d.file), d.path]), [
+    ['warning', 'MESH070', 'mesh_policies.yml', 'circuit_breakers.max_failures'],
+    ['warning', 'MESH070', 'grant-pay.yml', 'protocol'],
+    ['warning', 'MESH070', 'impact-calc.yml', 'protocol'],
+    ['warning', 'MESH070', 'public-docs.yml', 'protocol'],
   ]);
   assert.deepEqual(validateCompiled(compileMesh(model)), []);
 });

@@ -32,7 +32,7 @@ test('entries carry file (relative to the mesh dir), mesh-default and builtin pr
   const portal = provenanceEntries(agency.compiled.nodes.find((n) => n.id === 'portal')!.ir, 'examples/agency');
   assert.deepEqual(entry(portal, 'outbound[public-docs].timeoutMs').from, { kind: 'mesh-default', file: 'mesh_policies.yml', line: 102, col: 14 });
   const eligibility = provenanceEntries(agency.compiled.nodes.find((n) => n.id === 'eligibility')!.ir, 'examples/agency');
-  assert.equal(entry(eligibility, 'gaps[control_plane.mtls|agency]').from.file, 'mesh.yml');
+  assert.equal(entry(eligibility, 'gaps[control_plane.grpc_xds_port|agency]').from.file, 'services/eligibility.yml');
 });
 
 test('--explain writes one explain.json per node, identical bytes however the dir is spelled; --check compares them', (t) => {
@@ -61,4 +61,28 @@ test('--explain writes one explain.json per node, identical bytes however the di
   // A changed explain.json is caught by --check --explain.
   fs.appendFileSync(path.join(out0, 'payments', 'explain.json'), ' ');
   assert.match(mesh(['build', 'examples/agency', '--out', out0, '--explain', '--check']).stdout, /changed: payments\/explain\.json/);
+});
+
+// Issue 16, bug 4: the hint of a stale --check --explain must be a command that fixes it.
+test('the stale-output hint of --check --explain is a command that makes --check pass', (t) => {
+  const out = path.join(tempDir(t, 'hms-explain-hint-'), 'out');
+  assert.equal(mesh(['build', 'examples/ceq', '--out', out, '--explain']).code, 0);
+  fs.appendFileSync(path.join(out, 'grant-pay', 'explain.json'), ' ');
+  const stale = mesh(['build', 'examples/ceq', '--out', out, '--explain', '--check']);
+  assert.equal(stale.code, 1);
+  const hint = /\(run: mesh (.+?)\):\n/.exec(stale.stdout);
+  assert.ok(hint, stale.stdout);
+  assert.match(hint[1]!, /--explain/);
+  assert.equal(mesh(hint[1]!.split(' ')).code, 0, `ran: mesh ${hint[1]}`);
+  assert.equal(mesh(['build', 'examples/ceq', '--out', out, '--explain', '--check']).code, 0);
+});
+
+test('the stale-output hint of --target compose --check keeps --subnet', (t) => {
+  const out = path.join(tempDir(t, 'hms-compose-hint-'), 'compose');
+  const build = ['build', 'examples/ceq', '--target', 'compose', '--out', out, '--subnet', '10.99.0.0/24'];
+  assert.equal(mesh(build).code, 0);
+  fs.appendFileSync(path.join(out, 'docker-compose.yml'), '# edited\n');
+  const stale = mesh([...build, '--check']);
+  assert.equal(stale.code, 1);
+  assert.match(stale.stdout, /\(run: mesh build examples\/ceq --target compose --out \S+ --subnet 10\.99\.0\.0\/24\):/);
 });

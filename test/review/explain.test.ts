@@ -1,3 +1,7 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/paths';
 /**
  * mesh explain: requests evaluated against the compiled resources of
  * examples/ceq, examples/agency (Envoy and proxyless gRPC callers) and a mesh
@@ -175,4 +179,17 @@ test('mesh explain CLI: text with provenance, exit 0 allowed / 1 denied / 2 unkn
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^mesh: error MESH111: callee "nobody" is not a service of the mesh \(services: grant-pay, impact-calc, public-docs\)\n$/);
   assert.equal(mesh(['explain', 'a', 'b', 'examples/ceq', '--header', 'nonsense']).code, 2);
+});
+
+// Issue 16, bug 9: "denied" (1) and "the mesh does not load" must not share an exit code.
+test('mesh explain exits 2 when the mesh does not load, 1 only for a denied call', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-explain-broken-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.cpSync(path.join(PACKAGE_ROOT, 'examples', 'ceq'), dir, { recursive: true });
+  fs.appendFileSync(path.join(dir, 'mesh_policies.yml'), 'rate_limits: [\n');
+  const broken = mesh(['explain', 'impact-calc', 'grant-pay', dir]);
+  assert.equal(broken.code, 2, broken.stdout + broken.stderr);
+  assert.match(broken.stderr, /error MESH01\d/);
+  assert.equal(mesh(['explain', 'impact-calc', 'grant-pay', path.join(dir, 'no-such-dir')]).code, 2);
+  assert.equal(mesh(['explain', 'grant-pay', 'impact-calc', 'examples/ceq']).code, 1);
 });

@@ -7,13 +7,13 @@ import { grpcModel } from './fixture-grpc';
 test('grpc gaps: each unenforceable policy is reported with service, policy, proposal and position', () => {
   const gaps = grpcPolicyGaps(grpcModel()).map((g) => [g.service, g.target, g.policy, g.proposal, `${g.pos.file}:${g.pos.line}`]);
   assert.deepEqual(gaps, [
-    ['audit', 'ledgers', 'control_plane.mtls', 'A65', 'mesh.yml:3'],
+    ['audit', 'ledgers', 'control_plane.grpc_xds_port', 'A65', 'services/audit.yml:4'],
     ['audit', 'audit', 'rate_limits', 'A39', 'mesh_policies.yml:44'],
     ['ledger', 'grant-pay', 'circuit_breakers.max_failures', 'A50', 'mesh_policies.yml:4'],
-    ['ledger', 'ledgers', 'control_plane.mtls', 'A65', 'mesh.yml:3'],
+    ['ledger', 'ledgers', 'control_plane.grpc_xds_port', 'A65', 'services/ledger.yml:4'],
     ['ledger', 'grant-pay', 'retries.per_try_timeout', 'A44', 'mesh_policies.yml:20'],
     ['ledger', 'grant-pay', 'retries.retry_on', 'A44', 'mesh_policies.yml:21'],
-    ['report', 'ledgers', 'control_plane.mtls', 'A65', 'mesh.yml:3'],
+    ['report', 'ledgers', 'control_plane.grpc_xds_port', 'A65', 'services/report.yml:4'],
   ]);
 });
 

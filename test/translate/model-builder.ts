@@ -78,7 +78,8 @@ export function service(spec: ServiceSpec): ServiceManifest {
     calls: [...(spec.calls ?? [])].sort().map((target, i) => ({ target, pos: pos(file, 8 + i, 5) })),
     file,
     pos: pos(file, 2),
-    fieldPos: { name: pos(file, 2), version: pos(file, 3), port: pos(file, 6) },
+    fieldPos: { name: pos(file, 2), version: pos(file, 3), protocol: pos(file, 4), port: pos(file, 6) },
+    acknowledge: [],
   };
 }
 

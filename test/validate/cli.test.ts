@@ -87,6 +87,28 @@ describe('mesh validate', () => {
     assert.match(r.stderr, /in 6 file\(s\), 1 node\(s\)/);
   });
 
+  // Issue 16, bugs 1 and 2: `mesh validate` must recognise every file `mesh build` writes:
+  // gRPC bootstraps (gRFC A27, not Envoy's Bootstrap) and explain.json (a review report).
+  for (const example of ['ceq-grpc', 'agency']) {
+    it(`accepts everything \`mesh build --explain\` writes for examples/${example}`, () => {
+      const out = path.join(tempDir(), 'out');
+      const built = mesh('build', path.join(PACKAGE_ROOT, 'examples', example), '--out', out, '--explain');
+      assert.equal(built.code, 0, built.stdout + built.stderr);
+      const r = mesh('validate', out);
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stderr, /: 0 error\(s\), 0 warning\(s\)/);
+    });
+  }
+
+  it('checks a gRPC bootstrap against the rules grpc-js-xds applies, not as an Envoy bootstrap', () => {
+    const file = path.join(tempDir(), 'bootstrap.json');
+    fs.writeFileSync(file, JSON.stringify({ xds_servers: [{ server_uri: '127.0.0.1:1', channel_creds: [{ type: 'tls' }] }], node: { id: 'a' } }, null, 2));
+    const r = mesh('validate', file);
+    assert.equal(r.code, 1, r.stdout);
+    assert.doesNotMatch(r.stdout, /ENVOY001/);
+    assert.match(r.stdout, /bootstrap\.json:\d+:\d+: error ENVOY044: .*channel_creds/);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const file = path.join(tempDir(), 'broken.yaml');
     fs.writeFileSync(file, 'resources:\n  - name: [a,\n');

@@ -11,6 +11,7 @@
 import { UserError } from '../../diag/errors';
 import { compileMesh, type CompileResult, type NodeOutput } from '../../envoy';
 import type { MeshModel } from '../../model/types';
+import { gapSummary } from '../../translate';
 import { formatProvenance, provenanceJson } from '../provenance';
 import { calleeSide, sanAccepted, type CalleeView } from './callee-side';
 import { callerRoute } from './caller-side';
@@ -118,10 +119,10 @@ function callerAcceptsCallee(from: NodeOutput, clusters: readonly string[], call
 function notesFor(from: NodeOutput, to: NodeOutput, route: RouteAnswer | undefined): string[] {
   const notes: string[] = [];
   for (const g of from.ir.gaps.filter((g) => g.target === to.id)) {
-    notes.push(`${from.id} (proxyless gRPC) cannot enforce ${g.policy}: ${g.reason} (gRFC ${g.proposal})`);
+    notes.push(`${from.id} (proxyless gRPC) ${gapSummary(g, false)}`);
   }
   for (const g of to.ir.gaps.filter((g) => g.target === to.id)) {
-    notes.push(`${to.id} (proxyless gRPC) cannot enforce ${g.policy}: ${g.reason} (gRFC ${g.proposal})`);
+    notes.push(`${to.id} (proxyless gRPC) ${gapSummary(g, false)}`);
   }
   for (const c of route?.clusters ?? []) {
     if (c.staticEndpoints === 0) notes.push(`${c.name} has no static endpoints: requests routed there need instances registered with the control plane`);
