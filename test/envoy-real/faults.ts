@@ -18,7 +18,7 @@ export type Resources = { [K in ResourceKind]: JsonObject[] };
 export interface Fault {
   readonly code: EnvoyCode;
   readonly name: string;
-  /** Only warnings: Envoy should accept it (a warning never rejects). */
+  /** The class is a warning: our validator accepts the config. */
   readonly accepted?: boolean;
   inject(r: Resources): boolean;
 }
@@ -55,7 +55,6 @@ const isRouteEntry = (o: JsonObject): boolean => isObject(o['match']) && isObjec
 const isCluster = (o: JsonObject, key: string | undefined): boolean => key === undefined && typeof o['name'] === 'string' && 'connect_timeout' in o;
 const isEdsCluster = (o: JsonObject, key: string | undefined): boolean => isCluster(o, key) && o['type'] === 'EDS';
 const isVirtualHost = (o: JsonObject): boolean => Array.isArray(o['domains']) && Array.isArray(o['routes']);
-const first = <T>(list: readonly T[]): T | undefined => list[0];
 
 export const FAULTS: readonly Fault[] = [
   { code: C.UNKNOWN_FIELD, name: 'unknown field in a cluster', inject: (r) => edit(r, ['clusters'], isCluster, (c) => (c['max_connections_ever'] = 10)) },
@@ -98,7 +97,7 @@ export const FAULTS: readonly Fault[] = [
   {
     code: C.MISSING_ENDPOINTS, name: 'EDS cluster without its ClusterLoadAssignment',
     inject: (r) => {
-      const c = first(find(r.clusters, isEdsCluster));
+      const c = find(r.clusters, isEdsCluster)[0];
       const name = c && ((c['eds_cluster_config'] as JsonObject | undefined)?.['service_name'] ?? c['name']);
       const before = r.endpoints.length;
       r.endpoints = r.endpoints.filter((e) => e['cluster_name'] !== name);
