@@ -39,13 +39,16 @@ export interface CheckOptions {
 export function checkMessage(type: protobuf.Type, value: unknown, basePath: JsonPath = [], opts: CheckOptions = {}): Finding[] {
   const checker = new MessageChecker(opts);
   checker.message(type, value, basePath, 0);
-  return checker.findings;
+  // Envoy's own duration range, only where no PGV duration rule already said so (one finding per value).
+  const pgvDuration = new Set(checker.findings.filter((f) => f.code === C.PGV_DURATION).map((f) => JSON.stringify(f.path)));
+  return [...checker.findings, ...checker.durationRange.filter((f) => !pgvDuration.has(JSON.stringify(f.path)))];
 }
 
 /** Normalized value of a WKT, handed to the PGV rules of the field that holds it. */
 type WktValue = ScalarValue | SecondsNanos | { readonly typeUrl: string } | undefined;
 
 const MAX_DEPTH = 100;
+const ENVOY_MAX_DURATION_SECONDS = 9_223_372_035n;
 
 /** The field being checked: what its values are and which PGV rules it carries. */
 interface FieldCtx {
@@ -66,6 +69,8 @@ const label = (f: FieldCtx): string => `${f.type.name}.${f.field.name}`;
 
 class MessageChecker {
   readonly findings: Finding[] = [];
+  /** Kept apart: dropped where a PGV duration rule reports the same value (see checkMessage). */
+  readonly durationRange: Finding[] = [];
 
   constructor(private readonly opts: CheckOptions) {}
 
@@ -82,7 +87,7 @@ class MessageChecker {
       case ANY:
         return this.any(value, path, depth);
       case DURATION:
-        return this.parsed(parseDuration(value), path);
+        return this.duration(value, path);
       case TIMESTAMP:
         return this.parsed(parseTimestamp(value), path);
       case FIELD_MASK:
@@ -110,6 +115,22 @@ class MessageChecker {
     if (p.ok) return p.value;
     this.findings.push(error(C.WRONG_TYPE, path, p.message));
     return undefined;
+  }
+
+  /**
+   * Beyond PGV, Envoy checks every Duration it loads, in any message
+   * (MessageUtil::validateDurationFields in source/common/protobuf/utility.cc):
+   * never negative, and few enough seconds to fit int64 nanoseconds. Measured
+   * against Envoy 1.40: 9223372035s loads, 9223372036s does not.
+   */
+  private duration(value: unknown, path: JsonPath): SecondsNanos | undefined {
+    const d = this.parsed(parseDuration(value), path);
+    if (d === undefined) return undefined;
+    if (d.seconds < 0n || d.nanos < 0) this.durationRange.push(error(C.PGV_DURATION, path, `Envoy rejects negative durations (got ${String(value)})`));
+    else if (d.seconds > ENVOY_MAX_DURATION_SECONDS) {
+      this.durationRange.push(error(C.PGV_DURATION, path, `duration ${String(value)} is out of Envoy's range (at most ${ENVOY_MAX_DURATION_SECONDS}s, so it fits int64 nanoseconds)`));
+    }
+    return d;
   }
 
   private scalar(kind: ScalarKind, value: unknown, path: JsonPath): ScalarValue | undefined {

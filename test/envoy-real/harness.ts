@@ -51,18 +51,21 @@ export function suiteSkip(backend: Backend, a: Availability = availability, real
 }
 
 /**
- * Why the running part (everything but `--mode validate`) does not run: the
- * local-process mode cannot start a plan whose sockets collide (see
- * src/compose/local-plan.ts). The plan's sockets do not depend on where it
- * is written, so it is computed here once, without writing anything.
+ * Why the running part (everything but `--mode validate`) of `example` does
+ * not run: the local-process mode cannot start a plan whose sockets collide
+ * (see src/compose/local-plan.ts), and a mesh with no Envoy sidecar has
+ * nothing to run. The plan's sockets do not depend on where it is written,
+ * so it is computed here once, without writing anything.
  */
-export function runningSkip(backend: Backend, a: Availability = availability, real = REAL): string | undefined {
+export function runningSkip(backend: Backend, a: Availability = availability, real = REAL, example: string = EXAMPLE): string | undefined {
   const skip = suiteSkip(backend, a, real);
   if (skip || backend !== 'local' || !a.envoyBin) return skip;
-  const plan = buildLocalPlan(EXAMPLE, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin });
-  if (!('conflicts' in plan)) return `the local plan of examples/ceq has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`;
+  const name = `examples/${path.basename(example)}`;
+  const plan = buildLocalPlan(example, { workDir: path.join(os.tmpdir(), 'hms-envoy-plan'), pkiDir: path.join(os.tmpdir(), 'hms-envoy-plan', 'pki'), basePort: 20000, envoyBin: a.envoyBin });
+  if (!('conflicts' in plan)) return `the local plan of ${name} has errors: ${plan.diagnostics.map((d) => d.message).join('; ')}`;
+  if (plan.nodes.length === 0) return `${name} has no Envoy sidecar to run: ${plan.notes.length} proxyless gRPC service(s) only`;
   if (plan.conflicts.length === 0) return undefined;
-  return `${a.local} is usable, but examples/ceq cannot run as local processes on one host: ${describeConflicts(plan.conflicts)} (the plan gives each sidecar its own ports, see src/compose/local-plan.ts); run with Docker (one network namespace per node)`;
+  return `${a.local} is usable, but ${name} cannot run as local processes on one host: ${describeConflicts(plan.conflicts)} (the plan gives each sidecar its own ports, see src/compose/local-plan.ts); run with Docker (one network namespace per node)`;
 }
 
 export function mesh(args: readonly string[], timeoutMs = 120_000): Promise<CmdResult> {

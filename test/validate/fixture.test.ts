@@ -72,6 +72,19 @@ describe('fault injection: structure and PGV rules', () => {
     assert.match(diags[0]?.message ?? '', /greater than 0s \(got -10s\)/);
   });
 
+  it('a negative or too long duration where no PGV rule applies (Envoy checks every Duration it loads)', () => {
+    const node = loadNode();
+    dig(node.clusters.resources[0], ['outlier_detection'])['max_ejection_time_jitter'] = '-0.5s';
+    dig(node.clusters.resources[0], [])['common_lb_config'] ??= {};
+    dig(node.clusters.resources[0], ['common_lb_config'])['update_merge_window'] = '9223372036s';
+    const diags = validateNode(node);
+    assert.deepEqual(summarize(diags).sort(), ['ENVOY012 clusters.json resources[0].common_lb_config.update_merge_window', 'ENVOY012 clusters.json resources[0].outlier_detection.max_ejection_time_jitter']);
+    assert.match(diags.find((d) => d.path?.endsWith('jitter'))?.message ?? '', /Envoy rejects negative durations/);
+    assert.match(diags.find((d) => d.path?.endsWith('window'))?.message ?? '', /at most 9223372035s/);
+    dig(node.clusters.resources[0], ['common_lb_config'])['update_merge_window'] = '9223372035.999s';
+    assert.deepEqual(summarize(validateNode(node)), ['ENVOY012 clusters.json resources[0].outlier_detection.max_ejection_time_jitter']);
+  });
+
   it('unresolvable Any @type (typo, and a v2 type)', () => {
     const node = loadNode();
     const filters = inboundHcm(node)['http_filters'] as { typed_config: { '@type': string } }[];
