@@ -110,15 +110,15 @@ describe('real Envoy (local): circuit breaker semantics', { concurrency: 1, skip
     return closedAfter;
   };
 
-  test(`max_failures ${MAX_FAILURES} failed calls (not attempts) open the circuit of a single-instance service; open, calls fail fast with x-mesh-error: circuit-open; it closes after reset_seconds`, { timeout: 60_000 }, async () => {
+  test(`max_failures ${MAX_FAILURES} failed calls (not attempts) open the circuit of a single-instance service; open, calls fail fast with x-mesh-error: circuit-open; it closes after reset_seconds`, { timeout: 60_000 }, async (t) => {
     const closedAfter = await whileOpenThenClosed(await openCircuit());
-    console.log(`# circuit closed ${closedAfter} ms after it opened (reset_seconds ${RESET_MS / 1000}, sweep ${INTERVAL_MS} ms)`);
+    t.diagnostic(`circuit closed ${closedAfter} ms after it opened (reset_seconds ${RESET_MS / 1000}, sweep ${INTERVAL_MS} ms)`);
     assert.ok(closedAfter >= RESET_MS - 100 && closedAfter <= RESET_MS + INTERVAL_MS + 500, `closed after ${closedAfter} ms`);
   });
 
-  test('opened a second time, it closes after the same reset_seconds (Envoy alone would double it)', { timeout: 60_000 }, async () => {
+  test('opened a second time, it closes after the same reset_seconds (Envoy alone would double it)', { timeout: 60_000 }, async (t) => {
     const closedAfter = await whileOpenThenClosed(await openCircuit());
-    console.log(`# second opening closed after ${closedAfter} ms`);
+    t.diagnostic(`second opening closed after ${closedAfter} ms`);
     assert.ok(closedAfter <= RESET_MS + INTERVAL_MS + 500, `closed after ${closedAfter} ms, not 2 x reset_seconds`);
   });
 });
