@@ -151,7 +151,7 @@ export async function upInSync(setup: Setup): Promise<AdminClientOptions> {
     });
   } catch (err) {
     const logs = await Promise.all(rt.nodes.map(async (n) => `--- ${n.node}:\n${(await rt.sidecarLog(n.node)).slice(-1500)}`));
-    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.nodes.map((n) => ({ node: n.node, connected: n.connected, inSync: n.inSync, nacked: n.nacked })))}\n${logs.join('\n')}`);
+    throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.nodes.map((n) => ({ node: n.node, connected: n.connected, inSync: n.inSync, nacked: n.nacked, ...(n.nacked ? { nacks: Object.entries(n.types).filter(([, t]) => t?.lastNack).map(([k, t]) => `${k}: ${t!.lastNack!.message.slice(0, 300)}`) } : {}) })))}\n${logs.join('\n')}`);
   }
   return client;
 }
