@@ -1,8 +1,13 @@
 /** Finding free loopback ports for the local-process mode (the real-Envoy tests and the lab). */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
-const LOWEST = 10000;
+/** Above the mesh's default ports (15000-15006, 18000-18002) and the example apps', which tests also bind. */
+const LOWEST = 20000;
+/** Ranges are whole blocks, each reserved by one process at a time (see reserve). */
+const BLOCK = 128;
 
 /**
  * Where the kernel picks ports for outgoing connections and `listen(0)`
@@ -21,11 +26,53 @@ export function ephemeralStart(): number {
   return 49152;
 }
 
-/** A base port whose next `n` ports are all free on 127.0.0.1 right now, below the ephemeral range (small race until bound: accepted). */
+/**
+ * Two processes (test files run in parallel, or a lab beside them) could
+ * both find the same range free before either binds it. Each takes a block by
+ * creating a file named for it, exclusively, holding its pid; a block whose
+ * holder is gone is taken over. The file stays until the process ends.
+ */
+function reserve(block: number): boolean {
+  const dir = path.join(os.tmpdir(), 'hms-port-blocks');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, String(block));
+  for (let i = 0; i < 2; i++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      const holder = Number(fs.readFileSync(file, 'utf8'));
+      if (holder === process.pid || alive(holder)) return false;
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A base port whose next `n` ports are all free on 127.0.0.1 right now:
+ * below the ephemeral range, above the mesh's default ports, in blocks no
+ * other process of this machine holds.
+ */
 export async function freeRange(n: number): Promise<number> {
-  const top = ephemeralStart() - n;
+  const blocksPer = Math.ceil(n / BLOCK);
+  const first = Math.ceil(LOWEST / BLOCK);
+  const last = Math.floor((ephemeralStart() - n) / BLOCK);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = LOWEST + Math.floor(Math.random() * Math.max(1, top - LOWEST));
+    const block = first + Math.floor(Math.random() * Math.max(1, last - first + 1 - blocksPer));
+    const blocks = Array.from({ length: blocksPer }, (_, i) => block + i);
+    if (!blocks.every(reserve)) continue;
+    const base = block * BLOCK;
     let free = true;
     for (let p = base; p < base + n && free; p++) free = await canBind(p);
     if (free) return base;
