@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isRunning } from '../util/process';
 
 /** Above the mesh's default ports (15000-15006, 18000-18002) and the example apps', which tests also bind. */
 const LOWEST = 20000;
@@ -42,21 +43,11 @@ function reserve(block: number): boolean {
       return true;
     } catch {
       const holder = Number(fs.readFileSync(file, 'utf8'));
-      if (holder === process.pid || alive(holder)) return false;
+      if (holder === process.pid || isRunning(holder)) return false;
       fs.rmSync(file, { force: true });
     }
   }
   return false;
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -5,10 +5,10 @@
  * nothing here throws for bad input.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { fastParse } from './fast-yaml';
+import { isInside } from '../util/path-inside';
 
 /**
  * Manifests are small and the policy file of a 10,000-service mesh is about
@@ -71,11 +71,6 @@ export function readSourceFile(absPath: string, displayPath: string, rules: Read
   const read = readRegularFile(absPath, displayPath, rules);
   if (!Buffer.isBuffer(read)) return failed(displayPath, lineCounter, read);
   return parseSourceText(read, displayPath, lineCounter);
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /**

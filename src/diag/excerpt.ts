@@ -6,12 +6,14 @@
  * escape sequence reaches the operator), and nothing that looks like a secret.
  */
 
+import { containsKeyMaterial } from '../pki/fs-secure';
+
 /** Longest excerpt of a value quoted in a message. */
 export const EXCERPT_CHARS = 24;
 
+/** Tokens and credentials; key material is recognised as the PKI store recognises it (containsKeyMaterial). */
 const SECRET_PATTERNS: readonly RegExp[] = [
-  /-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)/,
-  /PRIVATE KEY/,
+  /-----BEGIN [A-Z0-9 ]+-----/, // any PEM block
   /\b(npm_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|xox[abprs]-|sk_live_|sk-|AKIA|ASIA)[A-Za-z0-9_-]{8,}/,
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/, // a JWT
   /(_authToken|password|passwd|secret|token|api[_-]?key)\s*[=:]/i,
@@ -23,7 +25,7 @@ const SECRET_PATTERNS: readonly RegExp[] = [
 export function looksSecret(text: string): boolean {
   // The head is enough to tell, and keeps the look-aheads linear-ish on a 100 KB value.
   const head = text.length > 4096 ? text.slice(0, 4096) : text;
-  return SECRET_PATTERNS.some((re) => re.test(head));
+  return containsKeyMaterial(head) || SECRET_PATTERNS.some((re) => re.test(head));
 }
 
 /** Control characters (C0, DEL, C1) and line/paragraph separators as visible escapes. */

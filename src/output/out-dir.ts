@@ -21,6 +21,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../diag/errors';
+import { isInside } from '../util/path-inside';
+import { isRunning } from '../util/process';
 
 /** Written into every build output; its presence is what lets a later build replace the folder. */
 export const MARKER = '.mesh-build';
@@ -58,18 +60,13 @@ function realish(p: string): string {
   }
 }
 
-function inside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 /** Throws (coded, naming the path, nothing touched) unless `outDir` is a folder a build may replace or create. */
 export function assertReplaceable(outDir: string, opts: OutOptions = {}): void {
   const out = realish(outDir);
   for (const p of opts.protect ?? []) {
     const other = realish(p.path);
-    if (inside(out, other) || inside(other, out)) {
-      const how = out === other ? 'is' : inside(out, other) ? 'is inside' : 'contains';
+    if (isInside(out, other) || isInside(other, out)) {
+      const how = out === other ? 'is' : isInside(out, other) ? 'is inside' : 'contains';
       throw new UserError(p.code, `--out ${outDir} ${how} ${p.what} (${p.path}); a build replaces its whole output folder: choose an --out apart from it`);
     }
   }
@@ -117,16 +114,6 @@ export function makeTemp(target: string): string {
   return fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target)}.mesh-tmp-${process.pid}-`));
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Before a build of `target`: a previous tree left aside by a build killed
  * between its two renames goes back to `target`; temp folders of builds that
@@ -146,7 +133,7 @@ export function recoverStale(target: string): { removed: string[]; restored?: st
   }
   for (const name of names.sort()) {
     const m = TEMP.exec(name);
-    if (!m || m[1] !== base || alive(Number(m[3]))) continue;
+    if (!m || m[1] !== base || isRunning(Number(m[3]))) continue;
     const p = path.join(parent, name);
     try {
       if (!fs.lstatSync(p).isDirectory()) continue;

@@ -48,3 +48,12 @@ export function nodeCredentials(pkiDir: string, folder: string): grpc.ChannelCre
     fs.readFileSync(path.join(pkiDir, folder, 'chain.pem')),
   );
 }
+
+/** TLS material of one identity of a PKI store, for admin API clients (`caDir`: whose trust bundle to trust). */
+export function identityTls(pkiDir: string, folder: string, caDir = pkiDir): { caPem: string; certPem: string; keyPem: string } {
+  return {
+    caPem: fs.readFileSync(path.join(caDir, 'trust-bundle.pem'), 'utf8'),
+    certPem: fs.readFileSync(path.join(pkiDir, folder, 'chain.pem'), 'utf8'),
+    keyPem: fs.readFileSync(path.join(pkiDir, folder, 'key.pem'), 'utf8'),
+  };
+}

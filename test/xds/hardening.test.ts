@@ -13,7 +13,7 @@ import { adminRequest } from '../../src/xds/admin-client';
 import { readMeshSources, type ApplyResult } from '../../src/xds/control-plane';
 import type { RunningControlPlane } from '../../src/xds/serve';
 import { copyExample } from '../helpers/mesh-dir';
-import { makePki, startTestPlane, tmp } from '../helpers/control-plane';
+import { identityTls, makePki, startTestPlane, tmp } from '../helpers/control-plane';
 
 let mesh: { dir: string; cleanup: () => void };
 let pki: string;
@@ -33,13 +33,7 @@ after(async () => {
   for (const d of [pki, store]) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function tlsOf(folder: string): { caPem: string; certPem: string; keyPem: string } {
-  return {
-    caPem: fs.readFileSync(path.join(pki, 'trust-bundle.pem'), 'utf8'),
-    certPem: fs.readFileSync(path.join(pki, folder, 'chain.pem'), 'utf8'),
-    keyPem: fs.readFileSync(path.join(pki, folder, 'key.pem'), 'utf8'),
-  };
-}
+const tlsOf = (folder: string): ReturnType<typeof identityTls> => identityTls(pki, folder);
 
 const server = (): string => `https://127.0.0.1:${plane.ports.admin}`;
 const asAdmin = () => ({ server: server(), tls: tlsOf('admin/ops') });

@@ -12,7 +12,7 @@ import { readMeshSources } from '../../src/xds/control-plane';
 import type { RunningControlPlane } from '../../src/xds/serve';
 import { AdsTestClient, decodeSotw, TYPE } from '../helpers/ads-client';
 import { copyExample } from '../helpers/mesh-dir';
-import { makePki, nodeCredentials, startTestPlane, tmp } from '../helpers/control-plane';
+import { identityTls, makePki, nodeCredentials, startTestPlane, tmp } from '../helpers/control-plane';
 
 let mesh: { dir: string; cleanup: () => void };
 let pki: string;
@@ -35,13 +35,7 @@ after(async () => {
   fs.rmSync(otherPki, { recursive: true, force: true });
 });
 
-function tlsOf(dir: string, folder: string): { caPem: string; certPem: string; keyPem: string } {
-  return {
-    caPem: fs.readFileSync(path.join(pki, 'trust-bundle.pem'), 'utf8'),
-    certPem: fs.readFileSync(path.join(dir, folder, 'chain.pem'), 'utf8'),
-    keyPem: fs.readFileSync(path.join(dir, folder, 'key.pem'), 'utf8'),
-  };
-}
+const tlsOf = (dir: string, folder: string): ReturnType<typeof identityTls> => identityTls(dir, folder, pki);
 
 test('a client without a mesh certificate cannot open an xDS stream', async () => {
   const client = new AdsTestClient(addr, grpc.credentials.createSsl(fs.readFileSync(path.join(pki, 'trust-bundle.pem'))));
