@@ -45,7 +45,9 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | u
 function tally(results: readonly ProbeResult[]): string {
   const m = new Map<string, number>();
   for (const r of results) m.set(String(r.status ?? 'no answer'), (m.get(String(r.status ?? 'no answer')) ?? 0) + 1);
-  return [...m].map(([k, n]) => `${n} x ${k}`).join(', ');
+  // In status order, not arrival order: concurrent calls finish in any order, and the
+  // line must read the same way every run (a CI run once printed the 429s first).
+  return [...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${n} x ${k}`).join(', ');
 }
 
 /** The JSON access-log line of one trace id and direction in a sidecar's output. */
