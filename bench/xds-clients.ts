@@ -16,7 +16,8 @@ import { ADS_METHOD, BENCH_TYPES, discoveryRequest, responseHeader, type NodeSub
 /** gRPC's default receive limit, set explicitly: a larger response must fail here as it would in grpc-js-xds. */
 const MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 
-type Mode = 'xds' | 'floor';
+/** Our server, the floor (pushes only) and the peer (go-control-plane, a full xDS server like ours). */
+type Mode = 'xds' | 'floor' | 'peer';
 
 interface Totals {
   received: number;
@@ -29,10 +30,11 @@ interface Totals {
 }
 
 const newTotals = (): Totals => ({ received: 0, receivedBytes: 0, acks: 0, maxBytes: 0, maxNode: '', maxType: '', errors: [] });
-/** Streams to our server and to the floor are separate groups (both are open while the rounds alternate). */
+/** Streams to our server, the floor and the peer are separate groups (ours and the floor's are open while the rounds alternate). */
 const groups: Record<Mode, { clients: grpc.Client[]; streams: BenchStream[]; totals: Totals }> = {
   xds: { clients: [], streams: [], totals: newTotals() },
   floor: { clients: [], streams: [], totals: newTotals() },
+  peer: { clients: [], streams: [], totals: newTotals() },
 };
 let capturing = false;
 let stopProfile: ((name: string) => void) | undefined;
@@ -60,7 +62,7 @@ class BenchStream {
     });
     // The first request names the node (the floor learns its peer from it, then only pushes).
     this.call.write(discoveryRequest({ nodeId: subs.id, typeUrl: BENCH_TYPES.clusters }));
-    if (mode === 'xds') this.call.write(discoveryRequest({ typeUrl: BENCH_TYPES.listeners }));
+    if (mode !== 'floor') this.call.write(discoveryRequest({ typeUrl: BENCH_TYPES.listeners }));
   }
 
   private namesOf(typeUrl: string): readonly string[] {
@@ -84,7 +86,7 @@ class BenchStream {
     // SotW: every request repeats the whole subscription, ACKs included.
     this.call.write(discoveryRequest({ versionInfo: h.versionInfo, names: this.namesOf(h.typeUrl), typeUrl: h.typeUrl, nonce: h.nonce }));
     t.acks++;
-    if (this.mode !== 'xds') return;
+    if (this.mode === 'floor') return;
     // Clusters before their endpoints, listeners before their routes, as Envoy and grpc-js-xds do.
     if (h.typeUrl === BENCH_TYPES.clusters && !this.edsRequested) {
       this.edsRequested = true;
@@ -172,5 +174,6 @@ serveRpc({
   stop() {
     close('xds');
     close('floor');
+    close('peer');
   },
 });

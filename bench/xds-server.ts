@@ -200,7 +200,7 @@ serveRpc({
     phase = undefined;
     const expected = new Set(endpointChanges.flat());
     const kinds = Object.keys(stats.pushesByKind);
-    return { stats, changes: endpointChanges.length, expectedNodes: expected.size, expectedPushes: endpointChanges.reduce((n, c) => n + c.length, 0), onlyEndpoints: kinds.length === 1 && kinds[0] === 'endpoints' };
+    return { stats, changes: endpointChanges.length, steps: endpointChanges, expectedNodes: expected.size, expectedPushes: endpointChanges.reduce((n, c) => n + c.length, 0), onlyEndpoints: kinds.length === 1 && kinds[0] === 'endpoints' };
   },
 
   /** `mesh apply` of the sources in meshDir, timed from the apply call to the last ACK. */
