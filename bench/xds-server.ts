@@ -114,6 +114,7 @@ let storm: StormTracker | undefined;
 let endpointChanges: string[][] = [];
 const serverErrors: string[] = [];
 let policyRounds = 0;
+let stormProfile: ((name: string) => void) | undefined;
 
 const logger: Logger = {
   log(level, msg, fields) {
@@ -174,10 +175,13 @@ serveRpc({
   stormBegin() {
     storm = new StormTracker(plane());
     phase = new PhaseRecorder(plane());
+    stormProfile = startProfile();
   },
 
   async stormWait(a: { nodes: number; timeoutMs: number }) {
     await waitFor(() => storm!.complete.size >= a.nodes, a.timeoutMs, 5);
+    stormProfile?.('server-storm');
+    stormProfile = undefined;
     const stats = phase!.finish();
     const report = plane().cp.statusReport();
     const complete = Object.fromEntries(storm!.complete);
