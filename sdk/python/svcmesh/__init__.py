@@ -34,7 +34,8 @@ __all__ = [
     "SidecarUnavailable",
 ]
 
-_lock = threading.Lock()
+# Re-entrant: a signal handler (close) may run while this thread holds it.
+_lock = threading.RLock()
 _current: Optional[Member] = None
 _version: Optional[str] = None
 _registration: Optional[Registration] = None
@@ -86,6 +87,8 @@ def init(service: str, version: str, *, address: Optional[str] = None, ttl_ms: O
 
 def _on_signal(signum: int, _frame: Any) -> None:
     # Deregister first, so callers stop choosing this instance; then die by the same signal.
+    # A second one (a terminal's Ctrl-C reaches `mesh run` and the app) must not interrupt that.
+    signal.signal(signum, signal.SIG_IGN)
     close()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
