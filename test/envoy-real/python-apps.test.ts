@@ -52,7 +52,14 @@ test('Python apps behind real sidecars: mesh dev + mesh run, 202 with one trace 
   const meshRun = (service: string, argv: string[], timeoutMs = 30_000): Promise<CmdResult> =>
     runCommand([process.execPath, MESH, 'run', service, '--mesh', 'mesh', '--', PYTHON, ...argv], { cwd: root, env: { ...process.env, ENVOY_BIN: availability.envoyBin! }, timeoutMs });
   t.after(async () => {
-    for (const p of procs.reverse()) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    // Ctrl-C first, so mesh dev and mesh run stop their sidecars (a SIGKILL would orphan them); SIGKILL after 5 s.
+    for (const p of procs.reverse()) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+      p.child.kill('SIGINT');
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), 5000);
+      await p.exited;
+      clearTimeout(timer);
+    }
     fs.rmSync(root, { recursive: true, force: true });
   });
   fs.cpSync(EXAMPLE, path.join(root, 'mesh'), { recursive: true, filter: (f) => !f.includes(`${path.sep}.mesh-dev`) });
