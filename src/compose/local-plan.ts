@@ -28,6 +28,7 @@
  * resources and reports what collides (`conflicts`, none for a plan of this
  * layout); the runner refuses to start a plan with collisions.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hasErrors, type Diagnostic } from '../diag/diagnostic';
 import { buildOutputTree, compileMesh } from '../envoy';
@@ -39,6 +40,7 @@ import { validateCompiled } from '../output/validate-output';
 import { PACKAGE_ROOT } from '../paths';
 import { readMeshSources } from '../xds/control-plane';
 import { appVersion, ENVOY_RUN_FLAGS, exampleApp, LOCAL_PROXYLESS_WHY, proxylessNotes } from './compose';
+import { memberEnv } from './member-env';
 import { overlayMesh } from './overlay';
 
 export const MESH_BIN = path.join(PACKAGE_ROOT, 'bin', 'mesh.js');
@@ -51,6 +53,12 @@ export interface LocalPlanOptions {
   readonly basePort: number;
   readonly envoyBin: string;
   readonly templatesDir?: string;
+  /**
+   * Which example apps run next to the sidecars: the Node ones (apps/http/<svc>.ts, default) or
+   * the Python ones (apps/python/<svc_name>.py with `python`, the project's .venv/bin/python for
+   * `npm start`), which get the SDK handover in HMS_MEMBER (member-env.ts).
+   */
+  readonly python?: string;
 }
 
 export interface LocalSocket {
@@ -185,6 +193,7 @@ function localNode(n: NodeOutput, overlaid: MeshModel, source: MeshModel, outDir
   const bootstrap = path.join(outDir, n.id, n.bootstrap!.fileName);
   const script = exampleApp(source, n.id);
   const version = appVersion(svc);
+  const py = opts.python ? examplePythonApp(source, n.id) : undefined;
   return {
     node: n.id,
     bootstrap,
@@ -192,11 +201,25 @@ function localNode(n: NodeOutput, overlaid: MeshModel, source: MeshModel, outDir
     outboundPort: svc.outboundPort,
     inboundPort: svc.meshPort,
     appPort: svc.port,
-    // Several Envoys on one host: no shared-memory hot restart between them.
-    envoy: [opts.envoyBin, '-c', bootstrap, ...ENVOY_RUN_FLAGS, '--disable-hot-restart'],
+    envoy: localSidecarArgv(opts.envoyBin, bootstrap),
     validate: [opts.envoyBin, '--mode', 'validate', '-c', bootstrap],
-    ...(script ? { app: { argv: [process.execPath, path.join(PACKAGE_ROOT, script)], env: { HMS_MESH_DIR: localMesh, VERSION: version }, version } } : {}),
+    ...(py && opts.python
+      ? { app: { argv: [opts.python, py], env: { ...memberEnv(overlaid, n.id, { outDir, version }), PYTHONUNBUFFERED: '1' }, version } }
+      : script
+        ? { app: { argv: [process.execPath, path.join(PACKAGE_ROOT, script)], env: { HMS_MESH_DIR: localMesh, VERSION: version }, version } }
+        : {}),
   };
+}
+
+/** examples/<mesh>/apps/python/<service, dashes as underscores>.py, when the example has one. */
+export function examplePythonApp(model: MeshModel, service: string): string | undefined {
+  const file = path.join(model.dir, 'apps', 'python', `${service.replace(/-/g, '_')}.py`);
+  return fs.existsSync(file) ? file : undefined;
+}
+
+/** A sidecar as a local process (the lab, `mesh run`). Several Envoys on one host: no shared-memory hot restart between them. */
+export function localSidecarArgv(envoyBin: string, bootstrap: string): string[] {
+  return [envoyBin, '-c', bootstrap, ...ENVOY_RUN_FLAGS, '--disable-hot-restart'];
 }
 
 /** What one node's processes bind: its Envoy's admin interface, every listener it gets over LDS, its app. */

@@ -82,6 +82,12 @@ const entries: CodeInfo[] = [
   { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
   { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
   { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
+  { code: 'MESH130', severity: 'error', title: 'mesh run/dev: no Envoy binary to run a sidecar with', io: true },
+  { code: 'MESH131', severity: 'error', title: 'mesh run: unknown service or version, a proxyless member, or no compiled bootstrap' },
+  { code: 'MESH132', severity: 'error', title: 'mesh run: the sidecar exited or did not become ready in time', io: true },
+  { code: 'MESH135', severity: 'error', title: 'mesh run: no command to run after --' },
+  { code: 'MESH136', severity: 'error', title: 'mesh dev: its state or certificates cannot be prepared', io: true },
+  { code: 'MESH137', severity: 'error', title: 'mesh run/dev: the mesh has errors (run mesh lint)' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -2,7 +2,9 @@
  * `npm start` with real Envoy: the chapter's story, HTTP flavour, through real
  * Envoy sidecars on one machine. The control plane (`mesh serve`), one Envoy
  * per service (the project's pinned Envoy from .venv, or ENVOY_BIN) and the
- * HTTP example apps (examples/ceq/apps/http) run as child processes on free
+ * Python example apps (examples/ceq/apps/python, with the svcmesh SDK from
+ * the project's .venv; the Node ones in apps/http where that has no svcmesh)
+ * run as child processes on free
  * loopback ports (the local-process plan of src/compose/local-plan.ts), and
  * are stopped at the end, on an error, and on Ctrl-C.
  *
@@ -62,7 +64,11 @@ class EnvoyLab {
   private rt?: LocalRuntime;
   private client?: AdminClientOptions;
 
-  constructor(private readonly envoyBin: string) {}
+  constructor(
+    private readonly envoyBin: string,
+    /** The Python that runs the example apps, or undefined for the Node apps. */
+    private readonly python: string | undefined,
+  ) {}
 
   private async mesh(args: readonly string[], show = true): Promise<string> {
     say(`  $ mesh ${args.join(' ')}`);
@@ -95,7 +101,7 @@ class EnvoyLab {
     await this.mesh(['certs', 'init', '--mesh', this.example, '--dir', 'pki'], false);
     await this.mesh(['certs', 'issue', '--mesh', this.example, '--dir', 'pki'], false);
     await this.mesh(['certs', 'issue', '--mesh', this.example, '--dir', 'pki', '--control-plane', '--admin', 'ops'], false);
-    const opts = { workDir: this.root, pkiDir: this.pkiDir, envoyBin: this.envoyBin };
+    const opts = { workDir: this.root, pkiDir: this.pkiDir, envoyBin: this.envoyBin, ...(this.python ? { python: this.python } : {}) };
     const dry = buildLocalPlan(this.example, { ...opts, basePort: 20000 });
     const basePort = await freeRange('portRange' in dry ? dry.portRange : localPorts.range(0));
     const plan = buildLocalPlan(this.example, { ...opts, basePort });
@@ -130,6 +136,8 @@ class EnvoyLab {
     const line = /Status: (\d+) Trace: (\S+)/.exec(r.stdout);
     if (!line || line[1] !== '202') throw new Error(`impact-calc printed no 202:\n${r.stdout}${r.stderr}`);
     say(`  impact-calc | ${line[0]}`);
+    const traced = /^\[TRACE \S+\] .*$/m.exec(r.stderr)?.[0];
+    if (traced) say(`  impact-calc | ${traced}`);
     const trace = line[2]!;
     const out = await until('impact-calc\'s outbound access log', 10_000, async () => accessLine(await this.runtime.sidecarLog('impact-calc'), trace, 'outbound'));
     const inn = await until('grant-pay\'s inbound access log', 10_000, async () => accessLine(await this.runtime.sidecarLog('grant-pay'), trace, 'inbound'));
@@ -153,6 +161,8 @@ class EnvoyLab {
     say(`  ${seen.length} calls before the circuit opened: ${tally(seen)}`);
     const open = await this.call(3);
     say(`  while open: ${open.map((r) => `${r.status ?? r.error} in ${r.ms} ms`).join(', ')} (fail fast, no wait for the timeout)`);
+    const rerun = await this.runtime.runApp('impact-calc');
+    for (const l of `${rerun.stderr}\n${rerun.stdout}`.split('\n').filter((x) => /circuit to|^Status:|^Mesh:/.test(x))) say(`  impact-calc | ${l}`);
     say(`  grant-pay restarts and registers again; the circuit closes after reset_seconds (${LAB_RESET_SECONDS} s) and calls succeed`);
     const openedAt = Date.now();
     this.runtime.startApp('grant-pay');
@@ -202,10 +212,10 @@ class EnvoyLab {
   }
 }
 
-export async function runEnvoyLab(envoyBin: string): Promise<number> {
-  say('HMS-SVC lab: the chapter\'s story through real Envoy sidecars, on one machine');
+export async function runEnvoyLab(envoyBin: string, python?: string): Promise<number> {
+  say(`HMS-SVC lab: the chapter's story through real Envoy sidecars, on one machine (${python ? 'Python apps: examples/ceq/apps/python' : 'Node apps: examples/ceq/apps/http'})`);
   say();
-  const lab = new EnvoyLab(envoyBin);
+  const lab = new EnvoyLab(envoyBin, python);
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupted = true;
