@@ -82,6 +82,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
   { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
   { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
+  { code: 'MESH150', severity: 'error', title: 'events: a sink setting in mesh.yml is invalid (URL, path or size)' },
+  { code: 'MESH151', severity: 'error', title: 'tap: a query parameter is not a non-negative integer' },
+  { code: 'MESH152', severity: 'error', title: 'tap: a posted record is malformed' },
+  { code: 'MESH153', severity: 'error', title: 'mesh trace/logs/stat/events: the control plane did not answer as expected' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -83,6 +83,11 @@ export class ControlPlane {
     this.metrics.gauges = () => ({ streamsByType: {}, streams: 0, registry: this.registry.size, nodes: this.cache.nodes().length });
   }
 
+  /** The applied mesh's name (mesh.yml `name`), or undefined before an apply. */
+  get meshName(): string | undefined {
+    return this.model?.settings.name;
+  }
+
   get trustDomain(): string | undefined {
     return this.opts.trustDomain ?? this.model?.settings.trustDomain;
   }
