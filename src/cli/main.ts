@@ -14,6 +14,10 @@ import { registerStatus } from './status';
 import { registerDiff } from './diff';
 import { registerExplain } from './explain';
 import { registerGraph } from './graph';
+import { registerTrace } from './trace';
+import { registerLogs } from './logs';
+import { registerStat } from './stat';
+import { registerEvents } from './events';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -41,6 +45,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDiff(program, setExit);
   registerExplain(program, setExit);
   registerGraph(program, setExit);
+  registerTrace(program, setExit);
+  registerLogs(program, setExit);
+  registerStat(program, setExit);
+  registerEvents(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

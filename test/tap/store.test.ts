@@ -1,29 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TapStore } from '../../src/tap/store';
-import { recordSize, type TapRecord } from '../../src/tap/record';
+import { rec } from './records';
 
-export function rec(over: Partial<TapRecord> = {}): Omit<TapRecord, 'seq'> {
-  const r = {
-    node: 'payer',
-    direction: 'outbound' as const,
-    traceId: 't1',
-    startMs: 1000,
-    durationMs: 5,
-    method: 'GET',
-    authority: 'bank',
-    path: '/pay',
-    status: 200,
-    flags: [] as string[],
-    upstreamCluster: 'outbound|bank',
-    upstreamHost: '127.0.0.1:15090',
-    caller: 'spiffe://t.test/svc/payer',
-    callee: 'spiffe://t.test/svc/bank',
-    details: 'via_upstream',
-    ...over,
-  };
-  return { ...r, size: recordSize(r) };
-}
 
 test('the count cap drops the oldest first and counts every drop', () => {
   const s = new TapStore({ maxRecords: 3, maxBytes: 1e9 });
