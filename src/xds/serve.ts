@@ -19,6 +19,7 @@ import { accessLogService } from '../tap/als-service';
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from '../tap/store';
 import { EventBus, setEventBus } from '../events/bus';
 import { RecordEvents } from '../events/derive';
+import { wireEvents } from '../events/wire';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
@@ -104,6 +105,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const derived = new RecordEvents(events);
   tap.store.onRecord((r) => derived.observe(r));
   setEventBus(events);
+  const unwireEvents = wireEvents(cp, events, { ...(opts.storeDir ? { storeDir: opts.storeDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
   const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
   const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain });
   await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als] });
@@ -124,6 +126,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     async stop() {
       pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
+      unwireEvents();
       events.close();
       setEventBus(undefined);
       cp.close();
