@@ -16,6 +16,10 @@ import { registerExplain } from './explain';
 import { registerGraph } from './graph';
 import { registerRun } from './run';
 import { registerDev } from './dev';
+import { registerTrace } from './trace';
+import { registerLogs } from './logs';
+import { registerStat } from './stat';
+import { registerEvents } from './events';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -47,6 +51,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerGraph(program, setExit);
   registerRun(program, setExit);
   registerDev(program, setExit);
+  registerTrace(program, setExit);
+  registerLogs(program, setExit);
+  registerStat(program, setExit);
+  registerEvents(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

@@ -5,7 +5,7 @@
  */
 import type { SourcePos } from '../diag/diagnostic';
 import type {
-  AccessPolicy, CircuitBreakerPolicy, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
+  AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
   ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
 } from '../model/types';
 import { BUILTIN } from './defaults';
@@ -22,6 +22,7 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
   const ports = (v.ports ?? {}) as Obj;
   const cp = (v.control_plane ?? {}) as Obj;
   const registry = v.registry as Obj | undefined;
+  const events = v.events as Obj | undefined;
   return {
     name: (v.name as string) ?? BUILTIN.meshName,
     trustDomain: (v.trust_domain as string) ?? BUILTIN.trustDomain,
@@ -36,9 +37,27 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
     },
     pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
     ...(registry ? { registry: { allowLinkLocal: registry.allow_link_local === true, allowMetadata: registry.allow_metadata_addresses === true } } : {}),
+    ...(events && src ? { events: buildEventSettings(events, src) } : {}),
     pos: src ? valuePos(src, []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
     trustDomainPos: src ? valuePos(src, v.trust_domain !== undefined ? ['trust_domain'] : []) : { file: `${dir}/mesh.yml`, line: 1, col: 1 },
   };
+}
+
+export const DEFAULT_COALESCE_MS = 1000;
+export const DEFAULT_CERT_EXPIRING_WITHIN_MS = 24 * 3600 * 1000;
+export const DEFAULT_SPOOL_BYTES = 8 * 1024 * 1024;
+
+function buildEventSettings(e: Obj, src: SourceFile): EventSettings {
+  const sinks = ((e.sinks as Obj[] | undefined) ?? []).map((s, i): EventSinkSpec => {
+    const pos = valuePos(src, ['events', 'sinks', i]);
+    const kinds = ['webhook', 'file', 'stdout'].filter((k) => s[k] !== undefined);
+    if (kinds.length !== 1 || (s.spool_bytes !== undefined && kinds[0] !== 'webhook')) return { kind: 'invalid', keys: Object.keys(s).sort(), pos };
+    if (kinds[0] === 'webhook') return { kind: 'webhook', url: s.webhook as string, spoolBytes: (s.spool_bytes as number | undefined) ?? DEFAULT_SPOOL_BYTES, pos: valuePos(src, ['events', 'sinks', i, 'webhook']) };
+    if (kinds[0] === 'file') return { kind: 'file', file: s.file as string, pos: valuePos(src, ['events', 'sinks', i, 'file']) };
+    return { kind: 'stdout', pos };
+  });
+  const ms = (k: string, dflt: number): number => (typeof e[k] === 'string' ? parseDurationMs(e[k] as string) ?? dflt : dflt);
+  return { coalesceMs: ms('coalesce', DEFAULT_COALESCE_MS), certExpiringWithinMs: ms('cert_expiring_within', DEFAULT_CERT_EXPIRING_WITHIN_MS), sinks };
 }
 
 export function buildService(src: SourceFile, relFile: string, settings: MeshSettings): ServiceManifest {

@@ -88,6 +88,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH135', severity: 'error', title: 'mesh run: no command to run after --' },
   { code: 'MESH136', severity: 'error', title: 'mesh dev: its state or certificates cannot be prepared', io: true },
   { code: 'MESH137', severity: 'error', title: 'mesh run/dev: the mesh has errors (run mesh lint)' },
+  { code: 'MESH150', severity: 'error', title: 'events: a sink setting in mesh.yml is invalid (URL, path or size)' },
+  { code: 'MESH151', severity: 'error', title: 'tap: a query parameter is not a non-negative integer' },
+  { code: 'MESH152', severity: 'error', title: 'tap: a posted record is malformed' },
+  { code: 'MESH153', severity: 'error', title: 'mesh trace/logs/stat/events: the control plane did not answer as expected' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

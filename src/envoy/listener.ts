@@ -4,8 +4,8 @@
  * gRPC: grpc-listener.ts.
  */
 import type { NodeIR } from '../ir/types';
-import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
-import { stdoutAccessLog } from './access-log';
+import { OUTBOUND_ROUTE_CONFIG, XDS_CLUSTER } from '../translate/naming';
+import { grpcAccessLog, stdoutAccessLog } from './access-log';
 import { httpFilters } from './filters';
 import { hcmNetworkFilter, httpConnectionManager } from './hcm';
 import { TYPE, socketAddress, type JsonObject } from './proto-json';
@@ -25,7 +25,8 @@ export function buildInboundListener(node: NodeIR): JsonObject {
     httpFilters: httpFilters({ chain: 'envoy-inbound', node }),
     extra: {
       codec_type: 'AUTO',
-      access_log: [stdoutAccessLog('inbound', node.id)],
+      // stdout for the app's operator and the lab; the gRPC stream for the control plane's tap (src/tap).
+      access_log: [stdoutAccessLog('inbound', node.id), grpcAccessLog('inbound', XDS_CLUSTER)],
       generate_request_id: true,
       // Keep the caller's x-request-id: it is the trace id of the whole call chain.
       preserve_external_request_id: true,
@@ -72,7 +73,8 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
     httpFilters: httpFilters({ chain: 'envoy-outbound', node }),
     extra: {
       codec_type: 'AUTO',
-      access_log: [stdoutAccessLog('outbound', node.id)],
+      // stdout for the app's operator and the lab; the gRPC stream for the control plane's tap (src/tap).
+      access_log: [stdoutAccessLog('outbound', node.id), grpcAccessLog('outbound', XDS_CLUSTER)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
       local_reply_config: meshErrorReplies(),

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { didYouMean } from '../util/suggest';
 import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
+import { checkEventSinks } from './event-checks';
 
 /** Policy sections keyed by service name, with the position of each key (from the policy file). */
 export interface PolicyKeys {
@@ -254,7 +255,7 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, (input) => checkEventSinks(input.model)];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

@@ -45,6 +45,8 @@ export interface MeshSettings {
   readonly pkiDir: string;
   /** Registry opt-ins (mesh.yml `registry`); absent when mesh.yml has none, so the model of older meshes is unchanged. */
   readonly registry?: { readonly allowLinkLocal: boolean; readonly allowMetadata: boolean };
+  /** Mesh events (mesh.yml `events`); absent when mesh.yml has none. */
+  readonly events?: EventSettings;
   readonly pos: SourcePos;
   /** Where trust_domain is set (the mapping's position when it is not). */
   readonly trustDomainPos: SourcePos;
@@ -180,3 +182,18 @@ export interface MeshModel {
 export function spiffeId(trustDomain: string, service: string): string {
   return `spiffe://${trustDomain}/svc/${service}`;
 }
+
+/** mesh.yml `events` (docs/events.md). */
+export interface EventSettings {
+  /** Coalescing window per type and pair; 0 sends every occurrence. */
+  readonly coalesceMs: number;
+  readonly certExpiringWithinMs: number;
+  readonly sinks: readonly EventSinkSpec[];
+}
+
+export type EventSinkSpec =
+  | { readonly kind: 'webhook'; readonly url: string; readonly spoolBytes: number; readonly pos: SourcePos }
+  | { readonly kind: 'file'; readonly file: string; readonly pos: SourcePos }
+  | { readonly kind: 'stdout'; readonly pos: SourcePos }
+  /** Not exactly one of webhook, file, stdout: reported by MESH150, never served. */
+  | { readonly kind: 'invalid'; readonly keys: readonly string[]; readonly pos: SourcePos };

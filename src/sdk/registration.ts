@@ -10,10 +10,8 @@
  * control-plane identity. Kept free of src/xds imports so the SDK stays light.
  */
 import * as fs from 'node:fs';
-import * as https from 'node:https';
-import * as http from 'node:http';
-import type * as tls from 'node:tls';
 import { MeshSdkError } from './errors';
+import { postToAdmin, type AdminReply } from './admin-post';
 
 export interface InstanceInfo {
   readonly service: string;
@@ -34,12 +32,7 @@ export interface RegistrationOptions {
   readonly warn?: (message: string) => void;
 }
 
-interface Reply {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-}
-
-const REQUEST_TIMEOUT_MS = 5_000;
+type Reply = AdminReply;
 
 export class Registration {
   private id?: string;
@@ -129,37 +122,6 @@ export class Registration {
   }
 
   private post(action: string, body: unknown): Promise<Reply> {
-    const url = new URL(`/v1/registry/${action}`, this.opts.adminUrl);
-    const payload = Buffer.from(JSON.stringify(body));
-    const headers = { 'content-type': 'application/json', 'content-length': payload.length };
-    const expected = `spiffe://${this.opts.trustDomain}/control-plane`;
-    return new Promise((resolve, reject) => {
-      const onResponse = (res: http.IncomingMessage): void => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          let parsed: Record<string, unknown> = {};
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-          } catch {
-            /* not JSON: keep {} */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      };
-      const req = this.tls
-        ? https.request(url, {
-            method: 'POST',
-            headers,
-            ...this.tls,
-            // The control plane's identity is its SPIFFE ID, not a host name.
-            checkServerIdentity: (_host: string, cert: tls.PeerCertificate) =>
-              (cert.subjectaltname ?? '').split(/,\s*/).includes(`URI:${expected}`) ? undefined : new Error(`the admin API presented ${cert.subjectaltname ?? 'no SAN'}, not ${expected}`),
-          }, onResponse)
-        : http.request(url, { method: 'POST', headers }, onResponse);
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return postToAdmin(this.opts.adminUrl, this.opts.trustDomain, this.tls, `/v1/registry/${action}`, body);
   }
 }

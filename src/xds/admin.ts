@@ -15,6 +15,9 @@ import type { Logger } from './log';
 import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
 import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
+import type { Tap } from '../tap/tap';
+import type { EventBus } from '../events/bus';
+import { tapRoute } from '../tap/admin-routes';
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Registry calls carry one instance: a few hundred bytes. */
@@ -54,6 +57,8 @@ export class AdminServer {
   constructor(
     private readonly cp: ControlPlane,
     private readonly log: Logger,
+    /** The access-log tap and the event bus (their endpoints: src/tap/admin-routes.ts). */
+    private readonly tap?: { readonly tap: Tap; readonly events?: EventBus },
   ) {}
 
   async start(opts: AdminOptions): Promise<number> {
@@ -131,7 +136,7 @@ export class AdminServer {
       case 'GET /healthz':
         return this.cp.revision ? 'ok\n' : 'no mesh applied\n';
       case 'GET /metrics':
-        return this.cp.metrics.render();
+        return this.cp.metrics.render() + (this.tap ? this.tap.tap.renderMetrics() : '');
       case 'POST /v1/apply': {
         requireAdmin();
         const body = await readJsonObject(req, MAX_BODY_BYTES);
@@ -156,8 +161,19 @@ export class AdminServer {
         // Only admins and services speak to the registry; which service, the body says.
         if (role.kind === 'none') throw new HttpError(403, `${key} requires a service or admin identity`);
         return this.registry(url.pathname.split('/').pop()!, role, await readJsonObject(req, MAX_REGISTRY_BODY_BYTES));
-      default:
-        throw new HttpError(404, `no such endpoint: ${key}`);
+      default: {
+        const out = this.tap
+          ? await tapRoute(this.tap.tap, this.tap.events, key, url, role, {
+              fail: (status, message, code) => {
+                throw new HttpError(status, message, code);
+              },
+              readBody: (limit) => readJsonObject(req, limit),
+              trustDomain: this.cp.trustDomain ?? 'insecure',
+            })
+          : undefined;
+        if (out === undefined) throw new HttpError(404, `no such endpoint: ${key}`);
+        return out;
+      }
     }
   }
 

@@ -83,6 +83,24 @@ export class ControlPlane {
     this.metrics.gauges = () => ({ streamsByType: {}, streams: 0, registry: this.registry.size, nodes: this.cache.nodes().length });
   }
 
+  /** Called after every successful apply (and restore), with the applied model: the event sinks follow mesh.yml. */
+  private readonly installListeners = new Set<(model: MeshModel) => void>();
+
+  onInstall(listener: (model: MeshModel) => void): () => void {
+    this.installListeners.add(listener);
+    return () => this.installListeners.delete(listener);
+  }
+
+  /** The applied model, or undefined before an apply. */
+  get appliedModel(): MeshModel | undefined {
+    return this.model;
+  }
+
+  /** The applied mesh's name (mesh.yml `name`), or undefined before an apply. */
+  get meshName(): string | undefined {
+    return this.model?.settings.name;
+  }
+
   get trustDomain(): string | undefined {
     return this.opts.trustDomain ?? this.model?.settings.trustDomain;
   }
@@ -179,6 +197,7 @@ export class ControlPlane {
       if (s) expected[id] = Object.fromEntries(Object.entries(s.types).map(([k, t]) => [k, t.version]));
     }
     this.opts.log.log('info', 'applied', { revision: this.revision, nodes: p.snaps.size, changed });
+    for (const l of this.installListeners) l(p.model);
     return { ok: true, diagnostics: p.diagnostics, revision: this.revision, changedNodes: changed, expected };
   }
 

@@ -14,6 +14,12 @@ import type { Logger } from './log';
 import type { SecretSource } from './mesh-state';
 import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
 import { spiffeIdOfSan, XdsServer, type TlsMaterial } from './server';
+import { Tap } from '../tap/tap';
+import { accessLogService } from '../tap/als-service';
+import { DEFAULT_STORE_LIMITS, type StoreLimits } from '../tap/store';
+import { EventBus, setEventBus } from '../events/bus';
+import { RecordEvents } from '../events/derive';
+import { wireEvents } from '../events/wire';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
@@ -33,12 +39,16 @@ export interface ServeOptions {
   readonly identifier?: string;
   /** How often the PKI store is checked for rotated certificates (default 2 s; 0 turns it off). */
   readonly pkiPollMs?: number;
+  /** Caps of the access-log tap's store (default DEFAULT_STORE_LIMITS). */
+  readonly tapLimits?: StoreLimits;
 }
 
 export interface RunningControlPlane {
   readonly cp: ControlPlane;
   readonly xds: XdsServer;
   readonly admin: AdminServer;
+  readonly tap: Tap;
+  readonly events: EventBus;
   readonly ports: { readonly xds: number; readonly admin: number; readonly proxyless?: number };
   readonly startup?: ApplyResult;
   stop(): Promise<void>;
@@ -90,9 +100,16 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     const first = startup.diagnostics.find((d) => d.severity === 'error');
     throw new UserError('MESH099', `the mesh cannot be served: ${first ? `${first.file}:${first.line}:${first.col}: ${first.code}: ${first.message}` : 'unknown error'}`);
   }
+  const tap = new Tap(opts.log, opts.tapLimits ?? DEFAULT_STORE_LIMITS);
+  const events = new EventBus(`/hms-svc/${cp.meshName ?? 'mesh'}`);
+  const derived = new RecordEvents(events);
+  tap.store.onRecord((r) => derived.observe(r));
+  setEventBus(events);
+  const unwireEvents = wireEvents(cp, events, { ...(opts.storeDir ? { storeDir: opts.storeDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
+  const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
   const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain });
-  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}) });
-  const admin = new AdminServer(cp, opts.log);
+  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als] });
+  const admin = new AdminServer(cp, opts.log, { tap, events });
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
   const pollMs = opts.pkiPollMs ?? DEFAULT_PKI_POLL_MS;
@@ -102,11 +119,16 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     cp,
     xds,
     admin,
+    tap,
+    events,
     ports,
     ...(startup ? { startup } : {}),
     async stop() {
       pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
+      unwireEvents();
+      events.close();
+      setEventBus(undefined);
       cp.close();
     },
   };

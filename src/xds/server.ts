@@ -41,6 +41,8 @@ export interface XdsServerOptions {
   readonly insecure?: boolean;
   /** Extra plaintext port on 127.0.0.1 for proxyless gRPC clients (no secrets served there). */
   readonly plaintextPort?: number;
+  /** More gRPC services on the same ports (the tap's AccessLogService); each checks its own callers. */
+  readonly services?: ReadonlyArray<{ readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }>;
 }
 
 export interface XdsDeps {
@@ -119,6 +121,7 @@ export class XdsServer {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequestMsg, Buffer>) => this.serve(call, 'sotw'),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequestMsg, Buffer>) => this.serve(call, 'delta'),
     });
+    for (const s of opts.services ?? []) server.addService(s.definition, s.implementation);
     const creds = opts.insecure
       ? grpc.ServerCredentials.createInsecure()
       : grpc.ServerCredentials.createSsl(Buffer.from(opts.tls!.caPem), [{ cert_chain: Buffer.from(opts.tls!.certPem), private_key: Buffer.from(opts.tls!.keyPem) }], true);

@@ -37,6 +37,8 @@ function story(backend: Backend): void {
     let setup: Setup | undefined;
     let running: Promise<MeshRuntime> | undefined;
     let rateLimited = false;
+    /** The x-trace of the raw payout, for `mesh trace`. */
+    let payoutTrace: string | undefined;
     /** The served mesh's policies as rendered, restored after the rate-limit tests. */
     let renderedPolicies: string | undefined;
 
@@ -89,6 +91,7 @@ function story(backend: Backend): void {
       assert.equal(res?.status, 202, JSON.stringify(res));
       const trace = res!.headers?.['x-trace'];
       assert.ok(trace, `no x-trace header: ${JSON.stringify(res!.headers)}`);
+      payoutTrace = trace;
       for (const id of [printed[2]!, trace]) {
         const out = await eventually(`${CALLER}'s outbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLER), id, 'outbound'));
         const inn = await eventually(`${CALLEE}'s inbound access log shows ${id}`, 30_000, async () => accessLog(await rt.sidecarLog(CALLEE), id, 'inbound'));
@@ -97,6 +100,29 @@ function story(backend: Backend): void {
         assert.equal(String(inn['status']), '202');
         assert.match(String(inn['peer']), new RegExp(`/svc/${CALLER}$`), 'the callee saw the caller\'s mesh identity');
       }
+    });
+
+    test(`mesh trace of the payout lists both sidecars' hops, in order, with the same trace id`, { skip: SKIP_RUNNING, timeout: 120_000 }, async () => {
+      const rt = await up();
+      assert.ok(payoutTrace, 'the payout test ran first');
+      const args = ['trace', payoutTrace, '--server', await rt.controlPlaneAdminUrl(), '--pki', setup!.pkiDir, '--admin', 'ops', '--mesh', rt.meshDir];
+      const json = await eventually('both hops in the tap', 15_000, async () => {
+        const r = await mesh([...args, '--format', 'json']);
+        const body = r.code === 0 ? (JSON.parse(r.stdout) as { hops: Array<{ record: { node: string; direction: string; traceId: string; caller: string; callee: string; status: number } }> }) : undefined;
+        return body && body.hops.length >= 2 ? body : undefined;
+      });
+      assert.deepEqual(json.hops.map((h) => `${h.record.node} ${h.record.direction}`), [`${CALLER} outbound`, `${CALLEE} inbound`]);
+      for (const h of json.hops) {
+        assert.equal(h.record.traceId, payoutTrace);
+        assert.equal(h.record.caller, `spiffe://ceq.gov/svc/${CALLER}`);
+        assert.equal(h.record.callee, `spiffe://ceq.gov/svc/${CALLEE}`);
+        assert.equal(h.record.status, 202);
+      }
+      const text = await mesh(args);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`^1\\. \\S+  ${CALLER} outbound  spiffe://ceq.gov/svc/${CALLER} -> spiffe://ceq.gov/svc/${CALLEE}$`, 'm'));
+      assert.match(text.stdout, new RegExp(`^2\\. \\S+  ${CALLEE} inbound`, 'm'));
+      assert.match(text.stdout, /policy: \S*mesh_policies\.yml:\d+:\d+: split/, 'the split that routed the payout, with its line');
     });
 
     test(`a caller the access policy does not allow (${STRANGER}) gets 403 from ${CALLEE}'s RBAC`, { skip: SKIP_RUNNING, timeout: 300_000 }, async () => {

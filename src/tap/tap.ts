@@ -1,0 +1,88 @@
+/**
+ * The observability tap: the store of recent records, what was lost and
+ * refused per node, and the listeners (stats, events) records feed. The
+ * AccessLogService (als-service.ts) and the SDK's POST (admin API) feed it.
+ */
+import type { Logger } from '../xds/log';
+import { recordOfEntry, type Sender } from './envoy-entry';
+import type { Direction, TapRecord } from './record';
+import { PairStats } from './pair-stats';
+import { DEFAULT_STORE_LIMITS, TapStore, type StoreLimits } from './store';
+
+/** Per-node counters are kept for at most this many nodes (bounded /metrics labels); the rest are summed under "other". */
+export const MAX_NODE_LABELS = 1000;
+
+export interface NodeCounters {
+  records: number;
+  /** Streams or posts refused because the message named another node than the certificate. */
+  refused: number;
+  /** Envoy's own access_logs.grpc_access_log.logs_dropped / logs_written, as its metrics stream last said. */
+  envoyDropped: number;
+  envoyWritten: number;
+}
+
+export class Tap {
+  readonly store: TapStore;
+  readonly stats = new PairStats();
+  readonly nodes = new Map<string, NodeCounters>();
+  /** Streams refused before any node was known (no certificate, not a mesh identity). */
+  refusedAnonymous = 0;
+
+  constructor(
+    private readonly log: Logger,
+    limits: StoreLimits = DEFAULT_STORE_LIMITS,
+  ) {
+    this.store = new TapStore(limits);
+    this.store.onRecord((r) => this.stats.observe(r));
+  }
+
+  counters(node: string): NodeCounters {
+    let c = this.nodes.get(node);
+    if (!c) {
+      const key = this.nodes.size >= MAX_NODE_LABELS ? 'other' : node;
+      c = this.nodes.get(key) ?? { records: 0, refused: 0, envoyDropped: 0, envoyWritten: 0 };
+      this.nodes.set(key, c);
+    }
+    return c;
+  }
+
+  /** Envoy entries of one message from an authenticated sender. */
+  ingestEnvoy(sender: Sender, direction: Direction, entries: readonly unknown[]): void {
+    const c = this.counters(sender.node);
+    for (const e of entries) {
+      this.store.add(recordOfEntry(e as Record<string, unknown>, direction, sender));
+      c.records++;
+    }
+  }
+
+  /** A record built elsewhere (the SDK's POST), already checked and stamped with its sender. */
+  ingest(r: Omit<TapRecord, 'seq'>): TapRecord {
+    this.counters(r.node).records++;
+    return this.store.add(r);
+  }
+
+  refuse(certNode: string | undefined, reason: string, fields: Record<string, unknown> = {}): void {
+    if (certNode) this.counters(certNode).refused++;
+    else this.refusedAnonymous++;
+    this.log.log('warn', 'access log refused', { reason, identity: certNode ?? null, ...fields });
+  }
+
+  renderMetrics(): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string, samples: Array<[string, number]>): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, v] of samples) lines.push(`${name}${labels} ${v}`);
+    };
+    const nodes = [...this.nodes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const per = (f: (c: NodeCounters) => number): Array<[string, number]> => nodes.map(([n, c]) => [`{node="${n}"}`, f(c)]);
+    metric('hms_tap_records_total', 'counter', 'Access-log records received, per reporting node.', per((c) => c.records));
+    metric('hms_tap_refused_total', 'counter', 'Access-log streams or posts refused per node (a node id other than the certificate\'s); node="" for no mesh identity.', [...per((c) => c.refused), ['{node=""}', this.refusedAnonymous]]);
+    metric('hms_tap_envoy_logs_dropped', 'gauge', "Envoy's access_logs.grpc_access_log.logs_dropped per node (records the sidecar could not send), as last reported.", per((c) => c.envoyDropped));
+    metric('hms_tap_envoy_logs_written', 'gauge', "Envoy's access_logs.grpc_access_log.logs_written per node, as last reported.", per((c) => c.envoyWritten));
+    metric('hms_tap_store_records', 'gauge', 'Records in the tap store.', [['', this.store.size]]);
+    metric('hms_tap_store_bytes', 'gauge', 'Bytes of records in the tap store.', [['', this.store.bytes]]);
+    metric('hms_tap_store_dropped_total', 'counter', 'Records dropped from the tap store at its caps (oldest first).', [['', this.store.dropped]]);
+    lines.push(...this.stats.renderMetrics());
+    return lines.join('\n') + '\n';
+  }
+}
