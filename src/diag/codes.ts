@@ -82,6 +82,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
   { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
   { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
+  { code: 'MESH170', severity: 'error', title: 'route regex is not valid RE2' },
+  { code: 'MESH171', severity: 'warning', title: 'route can never match (an earlier route matches every request it does)' },
+  { code: 'MESH172', severity: 'error', title: 'route name reserved or used twice for one callee' },
+  { code: 'MESH173', severity: 'warning', title: 'fault injection is on' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));
