@@ -8,6 +8,7 @@ import type {
   AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
   ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
 } from '../model/types';
+import { buildRoutes } from './build-routes';
 import { BUILTIN } from './defaults';
 import { parseDurationMs } from './duration';
 import { keyPos, valuePos, type DocPath } from './positions';
@@ -134,7 +135,7 @@ export function buildPolicies(src: SourceFile | undefined, services: readonly Se
     .map((svc) => {
       const res = (kind: string): Resolver =>
         new Resolver(src, section(kind)[svc] as Obj | undefined, [kind, svc], defaults[kind] as Obj | undefined, ['defaults', kind]);
-      return {
+      const own = {
         service: svc,
         circuitBreaker: circuitBreaker(res('circuit_breakers')),
         rateLimit: rateLimit(src, section('rate_limits')[svc] as Obj | undefined, svc),
@@ -143,6 +144,8 @@ export function buildPolicies(src: SourceFile | undefined, services: readonly Se
         access: access(src, section('access')[svc] as Obj | undefined, svc),
         split: split(src, section('traffic')[svc] as Obj | undefined, svc),
       };
+      const routes = buildRoutes(src, svc, own);
+      return routes ? { ...own, routes } : own;
     })
     .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
 }

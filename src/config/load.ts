@@ -29,7 +29,7 @@ export const POLICY_FILE = 'mesh_policies.yml';
 export const SETTINGS_FILE = 'mesh.yml';
 export const SERVICES_DIR = 'services';
 
-const POLICY_SECTIONS = ['circuit_breakers', 'rate_limits', 'retries', 'timeouts', 'access', 'traffic'] as const;
+const POLICY_SECTIONS = ['circuit_breakers', 'rate_limits', 'retries', 'timeouts', 'access', 'traffic', 'routes'] as const;
 
 export interface LoadOptions {
   /**

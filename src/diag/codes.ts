@@ -92,6 +92,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH151', severity: 'error', title: 'tap: a query parameter is not a non-negative integer' },
   { code: 'MESH152', severity: 'error', title: 'tap: a posted record is malformed' },
   { code: 'MESH153', severity: 'error', title: 'mesh trace/logs/stat/events: the control plane did not answer as expected' },
+  { code: 'MESH170', severity: 'error', title: 'route regex is not valid RE2' },
+  { code: 'MESH171', severity: 'warning', title: 'route can never match (an earlier route matches every request it does)' },
+  { code: 'MESH172', severity: 'error', title: 'route name reserved or used twice for one callee' },
+  { code: 'MESH173', severity: 'warning', title: 'fault injection is on' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -6,7 +6,7 @@
 import type { NodeIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG, XDS_CLUSTER } from '../translate/naming';
 import { grpcAccessLog, stdoutAccessLog } from './access-log';
-import { httpFilters } from './filters';
+import { httpFilters, nodeInjectsFaults } from './filters';
 import { hcmNetworkFilter, httpConnectionManager } from './hcm';
 import { TYPE, socketAddress, type JsonObject } from './proto-json';
 import { envoyDownstreamTls } from './tls';
@@ -50,16 +50,19 @@ export const MESH_ERROR_HEADER = 'x-mesh-error';
 /**
  * Local replies of the outbound listener, by Envoy response flag: UH (no
  * healthy upstream: every instance ejected, the circuit is open; or none
- * registered), UT (the route timeout), NR (no route: not a declared callee).
+ * registered), UT (the route timeout), NR (no route: not a declared callee),
+ * FI (an abort injected by a route's `fault:`, chaos testing).
  * Only replies Envoy makes itself go through these mappers; an upstream's own
  * 503 never gets the header.
  */
-function meshErrorReplies(): JsonObject {
+function meshErrorReplies(node: NodeIR): JsonObject {
   const mapper = (flag: string, value: string): JsonObject => ({
     filter: { response_flag_filter: { flags: [flag] } },
     headers_to_add: [{ header: { key: MESH_ERROR_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
   });
-  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route')] };
+  // FI (fault injected): only on nodes with a fault route, so other nodes compile as before.
+  const faults = nodeInjectsFaults(node) ? [mapper('FI', 'fault-injected')] : [];
+  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route'), ...faults] };
 }
 
 export function buildOutboundListener(node: NodeIR): JsonObject {
@@ -77,7 +80,7 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
       access_log: [stdoutAccessLog('outbound', node.id), grpcAccessLog('outbound', XDS_CLUSTER)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
-      local_reply_config: meshErrorReplies(),
+      local_reply_config: meshErrorReplies(node),
     },
   });
   return {

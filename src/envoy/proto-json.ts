@@ -24,6 +24,7 @@ export const TYPE = {
   rbacPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   localRateLimit: `${TYPE_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
   router: `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`,
+  httpFault: `${TYPE_PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   previousHostsPredicate: `${TYPE_PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
 } as const;
 

@@ -11,10 +11,10 @@
  * written, then `default` for every other method. Routes are an ordered,
  * first-match list: their order is kept, never sorted.
  */
-import type { NodeIR, RetryIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
+import type { FaultIR, NodeIR, RetryIR, RouteIR, RouteMatchIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
 import { TYPE, duration, type JsonObject } from './proto-json';
-import { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
+import { FAULT_FILTER_NAME, faultPerRoute, LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
 
 /** Response header carrying the request id back to the calling app. */
 export const TRACE_HEADER = 'x-trace';
@@ -49,8 +49,13 @@ function virtualHost(vh: VirtualHostIR, action: JsonObject): JsonObject {
   return {
     name: vh.name,
     domains: [...vh.domains],
-    routes: [{ name: 'default', match: { prefix: '/' }, route: action }],
+    routes: [...(vh.routes ?? []).map(grpcRoute), { name: 'default', match: { prefix: '/' }, route: action }],
   };
+}
+
+/** gRPC (A28): path and header matches as Envoy's; the method condition and faults are not compiled (translate/routes.ts). */
+function grpcRoute(r: RouteIR): JsonObject {
+  return { name: r.name, match: routeMatch(r.match), route: grpcRouteAction(r) };
 }
 
 /**
@@ -67,26 +72,59 @@ function clusterSpecifier(targets: readonly RouteTargetIR[]): JsonObject {
 export const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'] as const;
 
 function envoyVirtualHost(vh: VirtualHostIR): JsonObject {
-  const narrow = vh.retry?.nonIdempotent;
-  if (!vh.retry || !narrow) return virtualHost(vh, envoyRouteAction(vh, vh.retry));
-  // Other methods: retried only when the request never reached the service, and
-  // without a per-try timeout (cutting a try short is what would run it twice).
-  const others: RetryIR | undefined = narrow.retryOn.value.length > 0 ? { numRetries: vh.retry.numRetries, retryOn: narrow.retryOn } : undefined;
-  const methods = { name: ':method', string_match: { safe_regex: { regex: `^(${IDEMPOTENT_METHODS.join('|')})$` } } };
   return {
     name: vh.name,
     domains: [...vh.domains],
-    routes: [
-      { name: 'idempotent', match: { prefix: '/', headers: [methods] }, route: envoyRouteAction(vh, vh.retry) },
-      { name: 'default', match: { prefix: '/' }, route: envoyRouteAction(vh, others) },
-    ],
+    routes: [...(vh.routes ?? []).flatMap((r) => envoyRoutes(r.name, routeMatch(r.match), r, r.fault)), ...envoyRoutes('default', { prefix: '/' }, vh)],
   };
 }
 
-function envoyRouteAction(vh: VirtualHostIR, retry: RetryIR | undefined): JsonObject {
+/** What differs per route: where it goes, its retries, its timeout. */
+type RoutePolicyIR = Pick<VirtualHostIR, 'targets' | 'retry' | 'timeoutMs'>;
+
+/**
+ * One route, or two when non-idempotent requests must not be retried like
+ * idempotent ones: `<name>|idempotent` first (the match plus a `:method`
+ * condition), then `<name>` for every other method. The default route's
+ * pair keeps its historical names `idempotent` and `default`.
+ */
+function envoyRoutes(name: string, match: JsonObject, p: RoutePolicyIR, fault?: FaultIR): JsonObject[] {
+  const perFilter = fault ? { typed_per_filter_config: { [FAULT_FILTER_NAME]: faultPerRoute(fault) } } : {};
+  const narrow = p.retry?.nonIdempotent;
+  if (!p.retry || !narrow) return [{ name, match, route: envoyRouteAction(p, p.retry), ...perFilter }];
+  // Other methods: retried only when the request never reached the service, and
+  // without a per-try timeout (cutting a try short is what would run it twice).
+  const others: RetryIR | undefined = narrow.retryOn.value.length > 0 ? { numRetries: p.retry.numRetries, retryOn: narrow.retryOn } : undefined;
+  const methods = { name: ':method', string_match: { safe_regex: { regex: `^(${IDEMPOTENT_METHODS.join('|')})$` } } };
+  const headers = [...((match['headers'] as JsonObject[] | undefined) ?? []), methods];
+  return [
+    { name: name === 'default' ? 'idempotent' : `${name}|idempotent`, match: { ...match, headers }, route: envoyRouteAction(p, p.retry), ...perFilter },
+    { name, match, route: envoyRouteAction(p, others), ...perFilter },
+  ];
+}
+
+/** RouteMatch (route_components.proto): path condition, then every header condition (ANDed). */
+export function routeMatch(m: RouteMatchIR): JsonObject {
+  const path: JsonObject = !m.path
+    ? { prefix: '/' }
+    : m.path.kind === 'prefix' ? { prefix: m.path.value } : m.path.kind === 'exact' ? { path: m.path.value } : { safe_regex: { regex: m.path.value } };
+  const headers: JsonObject[] = [
+    ...(m.methods ? [{ name: ':method', string_match: m.methods.length === 1 ? { exact: m.methods[0] } : { safe_regex: { regex: `^(${m.methods.join('|')})$` } } }] : []),
+    ...m.headers.map(headerMatcher),
+  ];
+  return { ...path, ...(headers.length ? { headers } : {}) };
+}
+
+function headerMatcher(h: RouteMatchIR['headers'][number]): JsonObject {
+  if (h.kind === 'present') return { name: h.name, present_match: true };
+  const sm = h.kind === 'regex' ? { safe_regex: { regex: h.value } } : { [h.kind]: h.value };
+  return { name: h.name, string_match: sm };
+}
+
+function envoyRouteAction(p: RoutePolicyIR, retry: RetryIR | undefined): JsonObject {
   return {
-    ...clusterSpecifier(vh.targets),
-    timeout: duration(vh.timeoutMs.value),
+    ...clusterSpecifier(p.targets),
+    timeout: duration(p.timeoutMs.value),
     ...(retry ? { retry_policy: envoyRetryPolicy(retry) } : {}),
   };
 }
@@ -114,7 +152,7 @@ function envoyRetryPolicy(r: RetryIR): JsonObject {
  * max_stream_duration; the call deadline becomes min(app deadline, value)).
  * Both carry the same value so Envoy-style readers agree.
  */
-function grpcRouteAction(vh: VirtualHostIR): JsonObject {
+function grpcRouteAction(vh: RoutePolicyIR): JsonObject {
   const timeout = duration(vh.timeoutMs.value);
   return {
     ...clusterSpecifier(vh.targets),

@@ -10,7 +10,7 @@
  * nothing downstream may depend on input order.
  */
 import type { SourcePos } from '../diag/diagnostic';
-import type { Protocol, Provenance, Valued } from '../model/types';
+import type { FaultPolicy, Protocol, Provenance, RouteMatch, Valued } from '../model/types';
 
 export type { Protocol, Provenance, Valued };
 
@@ -132,6 +132,41 @@ export interface VirtualHostIR {
   readonly timeoutMs: Valued<number>;
   /** The `calls:` entry that brought this callee in. */
   readonly callPos: SourcePos;
+  /**
+   * `routes.<callee>`, in the order the proxy tries them (most specific first,
+   * src/model/route-order.ts), before the callee's own route(s). Absent when
+   * the callee has none, so meshes without routes compile as before.
+   */
+  readonly routes?: readonly RouteIR[];
+}
+
+/** A request-level route: its match, and everything that differs per route. */
+export interface RouteIR {
+  readonly name: string;
+  readonly match: RouteMatchIR;
+  /** Sorted by cluster. */
+  readonly targets: readonly RouteTargetIR[];
+  readonly split?: Provenance;
+  readonly retry?: RetryIR;
+  readonly timeoutMs: Valued<number>;
+  readonly fault?: FaultIR;
+  /** The `routes:` list item. */
+  readonly pos: SourcePos;
+}
+
+/** The model's RouteMatch without source positions (one provenance for the whole match). */
+export interface RouteMatchIR {
+  readonly path?: Omit<NonNullable<RouteMatch['path']>, 'pos'>;
+  /** Upper case, sorted; absent: any method. */
+  readonly methods?: readonly string[];
+  /** Sorted by name. */
+  readonly headers: readonly Omit<RouteMatch['headers'][number], 'pos'>[];
+  readonly from: Provenance;
+}
+
+/** Fault injection (Envoy's HTTP fault filter, per route): the policy's values, each with its provenance. */
+export interface FaultIR extends Pick<FaultPolicy, 'delay' | 'abort'> {
+  readonly from: Provenance;
 }
 
 export interface RouteTargetIR {

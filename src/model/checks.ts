@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { didYouMean } from '../util/suggest';
+import { routeRules } from './route-checks';
 import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 import { checkEventSinks } from './event-checks';
 
@@ -255,7 +256,13 @@ function posOf(from: { kind: string; pos?: SourcePos }): SourcePos | undefined {
 }
 
 /** Order matters only for readability of the code; output is sorted by position afterwards. */
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, (input) => checkEventSinks(input.model)];
+const routes: Rule = ({ model }) => {
+  const serviceOf = new Map<string, ServiceManifest>();
+  for (const s of declarationOrder(model.services)) if (!serviceOf.has(s.name)) serviceOf.set(s.name, s);
+  return routeRules(model, serviceOf);
+};
+
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, (input) => checkEventSinks(input.model)];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

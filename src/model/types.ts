@@ -154,6 +154,48 @@ export interface TrafficSplit {
   readonly pos: SourcePos;
 }
 
+export type PathMatchKind = 'prefix' | 'exact' | 'regex';
+export type HeaderMatchKind = 'exact' | 'prefix' | 'regex' | 'present';
+
+/** `routes.<callee>[i].match`: every condition given must hold. */
+export interface RouteMatch {
+  readonly path?: { readonly kind: PathMatchKind; readonly value: string; readonly pos: SourcePos };
+  /** Upper-case methods, sorted; absent: any method. */
+  readonly methods?: { readonly values: readonly string[]; readonly pos: SourcePos };
+  /** Sorted by name. */
+  readonly headers: readonly { readonly name: string; readonly kind: HeaderMatchKind; readonly value?: string; readonly pos: SourcePos }[];
+  readonly pos: SourcePos;
+}
+
+/** Fault injection of one route (chaos testing). Percentages are 0-100. */
+export interface FaultPolicy {
+  readonly delay?: { readonly fixedMs: Valued<number>; readonly percent: Valued<number> };
+  readonly abort?: { readonly status: Valued<number>; readonly percent: Valued<number> };
+  readonly pos: SourcePos;
+}
+
+/**
+ * One `routes.<callee>` entry. Split, timeout and retries are resolved: a key
+ * the route does not set comes from the callee's own policy (with that
+ * policy's provenance), so a route differs from the callee only where written.
+ */
+export interface RoutePolicy {
+  readonly name: string;
+  /** The list item's position; `namePos` the name's. */
+  readonly pos: SourcePos;
+  readonly namePos: SourcePos;
+  /** Position in the file's list (0-based): the tie-break of equally specific routes. */
+  readonly index: number;
+  readonly match: RouteMatch;
+  /** The route's own split, else the callee's, else none. */
+  readonly split?: TrafficSplit;
+  readonly retries: RetryPolicy;
+  readonly timeouts: TimeoutPolicy;
+  readonly fault?: FaultPolicy;
+  /** Which of split, timeout and retries the route writes itself (the others are the callee's). */
+  readonly own: { readonly split: boolean; readonly timeout: boolean; readonly retries: boolean };
+}
+
 /** Every policy that applies to calls *into* one service (keyed by the callee). */
 export interface ServicePolicies {
   readonly service: string;
@@ -165,6 +207,8 @@ export interface ServicePolicies {
   readonly timeouts: TimeoutPolicy;
   readonly access: AccessPolicy;
   readonly split?: TrafficSplit;
+  /** `routes.<service>` in file order (the compiler orders them by specificity); absent when none. */
+  readonly routes?: readonly RoutePolicy[];
 }
 
 export interface MeshModel {

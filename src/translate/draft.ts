@@ -15,6 +15,7 @@ import type {
   PolicyGap,
   RateLimitIR,
   RetryIR,
+  RouteIR,
   RouteTargetIR,
   SecretIR,
   Valued,
@@ -59,6 +60,8 @@ export interface UpstreamDraft {
   split?: Provenance;
   retry?: RetryIR;
   timeoutMs?: Valued<number>;
+  /** `routes.<callee>` as compiled for this node (routes.ts); absent without routes. */
+  routes?: RouteIR[];
 }
 
 export interface NodeDraft {

@@ -59,6 +59,7 @@ function finalizeVirtualHost(up: UpstreamDraft): VirtualHostIR {
     ...(up.retry ? { retry: up.retry } : {}),
     timeoutMs: up.timeoutMs,
     callPos: up.call.pos,
+    ...(up.routes ? { routes: up.routes } : {}),
   };
 }
 

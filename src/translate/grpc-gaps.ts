@@ -30,7 +30,7 @@ type GapInput = Omit<PolicyGap, 'service'>;
 export function grpcGapsProcessor(ctx: TranslateContext, draft: NodeDraft): void {
   if (draft.kind !== 'grpc') return;
   const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft)];
-  for (const up of draft.upstreams) gaps.push(...retryGaps(up), ...circuitBreakerGaps(up));
+  for (const up of draft.upstreams) gaps.push(...retryGaps(up), ...circuitBreakerGaps(up), ...routeGaps(up));
   draft.gaps = gaps
     .map((g) => ({ service: draft.service.name, ...g }))
     .sort((a, b) => compareStrings(a.policy, b.policy) || compareStrings(a.target, b.target));
@@ -118,6 +118,25 @@ function circuitBreakerGaps(up: UpstreamDraft): GapInput[] {
     if (v.from.kind === 'builtin') continue;
     gaps.push({ target, policy: `circuit_breakers.${key}`, proposal: 'A32', pos: posOf(v.from) ?? cb.pos,
       reason: `gRPC circuit breaking honours only max_requests; ${key} is ignored` });
+  }
+  return gaps;
+}
+
+/** What a proxyless caller does with `routes.<callee>` that differs from what it says (translate/routes.ts). */
+function routeGaps(up: UpstreamDraft): GapInput[] {
+  const target = up.target.name;
+  const gaps: GapInput[] = [];
+  for (const r of up.policies.routes ?? []) {
+    const m = r.match.methods;
+    if (m) {
+      const effect = m.values.includes('POST') ? 'the route is compiled without the method condition' : 'without POST the route can never match and is left out';
+      gaps.push({ target, policy: 'routes.match.method', subject: `routes.${target}.${r.name} method match`, proposal: 'A28', pos: m.pos,
+        reason: `every gRPC call is a POST; ${effect}` });
+    }
+    if (r.fault) {
+      gaps.push({ target, policy: 'routes.fault', subject: `routes.${target}.${r.name} fault injection`, proposal: 'A33', pos: r.fault.pos,
+        reason: 'the mesh compiles fault injection only into Envoy sidecars (proxyless callers get no fault filter); calls from this member are not delayed or aborted' });
+    }
   }
   return gaps;
 }

@@ -19,6 +19,7 @@ import { identityProcessor } from './node';
 import { accessProcessor } from './access';
 import { upstreamsProcessor } from './upstreams';
 import { splitProcessor } from './split';
+import { routesProcessor } from './routes';
 import { endpointsProcessor } from './endpoints';
 import { retriesProcessor } from './retries';
 import { timeoutsProcessor } from './timeouts';
@@ -37,6 +38,8 @@ export const PROCESSORS: readonly { readonly name: string; readonly run: Process
   { name: 'upstreams', run: upstreamsProcessor },
   // Decides each upstream's clusters; endpoints and circuit breakers fill those clusters.
   { name: 'split', run: splitProcessor },
+  // After split (a route's split may add per-version clusters), before endpoints and breakers fill the clusters.
+  { name: 'routes', run: routesProcessor },
   { name: 'endpoints', run: endpointsProcessor },
   { name: 'retries', run: retriesProcessor },
   { name: 'timeouts', run: timeoutsProcessor },
@@ -83,7 +86,7 @@ export function sourcesOf(model: MeshModel): string[] {
   // Positions, not ServiceManifest.file: every position uses the same (display) path form.
   const files = [model.settings.pos.file, ...model.services.map((s) => s.pos.file)];
   for (const p of model.policies) {
-    for (const pos of [p.access.pos, p.retries.pos, p.timeouts.pos, p.rateLimit?.pos, p.circuitBreaker?.pos, p.split?.pos]) {
+    for (const pos of [p.access.pos, p.retries.pos, p.timeouts.pos, p.rateLimit?.pos, p.circuitBreaker?.pos, p.split?.pos, p.routes?.[0]?.pos]) {
       if (pos) files.push(pos.file);
     }
   }

@@ -15,7 +15,7 @@
  * (grpc-js-xds route-config-resource-type.ts validateRetryPolicy).
  */
 import { uniqueSorted } from '../ir/sort';
-import type { RetryIR } from '../ir/types';
+import type { NodeKind, RetryIR } from '../ir/types';
 import type { RetryPolicy } from '../model/types';
 import type { TranslateContext } from './context';
 import type { NodeDraft } from './draft';
@@ -59,9 +59,14 @@ export const NEVER_SENT_CONDITIONS: ReadonlySet<string> = new Set(['connect-fail
 
 export function retriesProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
   for (const up of draft.upstreams) {
-    const retry = draft.kind === 'grpc' ? grpcRetry(up.policies.retries) : envoyRetry(up.policies.retries, up.target.protocol === 'http');
+    const retry = retryFor(draft.kind, up.policies.retries, up.target.protocol === 'http');
     if (retry) up.retry = retry;
   }
+}
+
+/** One retry policy as a node of `kind` runs it (also each route's own, translate/routes.ts). */
+export function retryFor(kind: NodeKind, policy: RetryPolicy, httpCallee: boolean): RetryIR | undefined {
+  return kind === 'grpc' ? grpcRetry(policy) : envoyRetry(policy, httpCallee);
 }
 
 /**

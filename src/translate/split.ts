@@ -14,7 +14,9 @@
  */
 import { sortedBy } from '../ir/sort';
 import { builtin, fromFile, type TranslateContext } from './context';
-import type { NodeDraft, UpstreamDraft } from './draft';
+import type { RouteTargetIR } from '../ir/types';
+import type { TrafficSplit } from '../model/types';
+import type { ClusterDraft, NodeDraft, UpstreamDraft } from './draft';
 import { upstreamClusterName } from './naming';
 
 export function splitProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
@@ -22,21 +24,24 @@ export function splitProcessor(_ctx: TranslateContext, draft: NodeDraft): void {
 }
 
 function applySplit(up: UpstreamDraft): void {
-  const service = up.target.name;
-  const split = up.policies.split;
+  const { clusters, targets } = splitTargets(up.target.name, up.policies.split);
+  if (up.policies.split) up.split = { kind: 'file', pos: up.policies.split.pos };
+  up.clusters = clusters;
+  up.targets = targets;
+}
+
+/** The clusters and weighted targets of one split (or of none: every version in one cluster). */
+export function splitTargets(service: string, split: TrafficSplit | undefined): { clusters: ClusterDraft[]; targets: RouteTargetIR[] } {
   if (!split) {
     const name = upstreamClusterName(service);
-    up.clusters = [{ name }];
-    up.targets = [{ cluster: name, weight: builtin(100) }];
-    return;
+    return { clusters: [{ name }], targets: [{ cluster: name, weight: builtin(100) }] };
   }
   const live = split.weights.filter((w) => w.weight > 0);
-  up.split = { kind: 'file', pos: split.pos };
-  up.clusters = sortedBy(
+  const clusters = sortedBy(
     live.map((w) => ({ name: upstreamClusterName(service, w.version), version: w.version })),
     (c) => c.name,
   );
-  up.targets = sortedBy(
+  const targets = sortedBy(
     live.map((w) => ({
       cluster: upstreamClusterName(service, w.version),
       version: w.version,
@@ -44,4 +49,5 @@ function applySplit(up: UpstreamDraft): void {
     })),
     (t) => t.cluster,
   );
+  return { clusters, targets };
 }

@@ -4,6 +4,7 @@
  * never sorted away by the stable JSON writer.
  */
 import type { JsonObject } from '../proto-json';
+import { faultFilter } from './fault';
 import { localRateLimitFilter } from './local-ratelimit';
 import { rbacFilter } from './rbac';
 import { routerFilter } from './router';
@@ -16,7 +17,11 @@ export const HTTP_FILTER_ORDER: readonly HttpFilterSpec[] = [
   // 2. Local rate limit after RBAC: only authorised traffic consumes tokens, so
   //    a denied caller cannot starve the allowed ones.
   localRateLimitFilter,
-  // 3. Router last: it is terminal. Envoy rejects filters after it; gRPC NACKs
+  // 3. Fault injection (outbound, only when a route asks): just before the
+  //    router, so an injected abort or delay stands for the upstream call
+  //    itself and is not counted as a rate-limited or denied request.
+  faultFilter,
+  // 4. Router last: it is terminal. Envoy rejects filters after it; gRPC NACKs
   //    an HCM whose last filter is not the router (A39; grpc-js-xds
   //    listener-resource-type.ts validateHttpConnectionManager).
   routerFilter,
@@ -35,3 +40,4 @@ export type { FilterChainKind, FilterContext, HttpFilterSpec } from './types';
 export { RBAC_FILTER_NAME, rbacRules, rbacPerRoute } from './rbac';
 export { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute } from './local-ratelimit';
 export { ROUTER_FILTER_NAME } from './router';
+export { FAULT_FILTER_NAME, faultPerRoute, nodeInjectsFaults } from './fault';

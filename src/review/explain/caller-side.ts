@@ -8,11 +8,11 @@
  */
 import type { NodeOutput } from '../../envoy';
 import type { JsonObject } from '../../envoy/proto-json';
-import type { NodeIR, RouteTargetIR, UpstreamClusterIR, VirtualHostIR } from '../../ir/types';
+import type { NodeIR, RouteIR, RouteTargetIR, UpstreamClusterIR, VirtualHostIR } from '../../ir/types';
 import type { Provenance } from '../../model/types';
 import { provenanceJson } from '../provenance';
 import { byName, findRoute, findVirtualHost, hcmOf, list, obj, type Headers } from './match';
-import type { CircuitBreakerAnswer, ClusterAnswer, RetryAnswer, RouteAnswer, Sourced } from './types';
+import type { CircuitBreakerAnswer, ClusterAnswer, FaultAnswer, RetryAnswer, RouteAnswer, Sourced } from './types';
 
 export type CallerRoute = { readonly route: RouteAnswer } | { readonly failure: string };
 
@@ -36,6 +36,9 @@ export function callerRoute(caller: NodeOutput, authority: string, headers: Head
   const vhIR = ir.outbound.virtualHosts.find((v) => v.name === found.vh['name']);
   if (!vhIR) throw new Error(`bug: virtual host ${String(found.vh['name'])} of ${caller.id} is not in its IR`);
   const action = obj(route['route']) ?? {};
+  // A `routes:` entry compiles to `<name>` (and `<name>|idempotent`); the callee's own to default/idempotent.
+  const routeIR = vhIR.routes?.find((r) => r.name === String(route['name'] ?? '').split('|')[0]);
+  const policy: RoutePolicyView = routeIR ?? vhIR;
   return {
     route: {
       proxy: ir.kind,
@@ -44,15 +47,39 @@ export function callerRoute(caller: NodeOutput, authority: string, headers: Head
       virtualHost: String(found.vh['name']),
       matchedDomain: found.domain,
       route: String(route['name'] ?? '(unnamed)'),
-      clusters: clustersOf(caller, action, vhIR),
-      ...(vhIR.split ? { split: provenanceJson(vhIR.split) } : {}),
-      ...retryOf(action, vhIR),
-      ...timeoutOf(action, ir, vhIR),
+      clusters: clustersOf(caller, action, policy),
+      ...(policy.split ? { split: provenanceJson(policy.split) } : {}),
+      ...retryOf(action, policy),
+      ...timeoutOf(action, ir, policy),
+      ...(routeIR ? { rule: provenanceJson({ kind: 'file', pos: routeIR.pos }) } : {}),
+      ...faultOf(route, routeIR),
     },
   };
 }
 
-function clustersOf(caller: NodeOutput, action: JsonObject, vh: VirtualHostIR): ClusterAnswer[] {
+/** What a route decides: the callee's own policy (VirtualHostIR) or a `routes:` entry (RouteIR). */
+type RoutePolicyView = Pick<VirtualHostIR, 'targets' | 'split' | 'retry' | 'timeoutMs'>;
+
+/** Read from the route's HTTPFault (what Envoy is told); provenance from the IR. */
+function faultOf(route: JsonObject, r: RouteIR | undefined): { fault?: FaultAnswer } {
+  const cfg = obj(obj(route['typed_per_filter_config'])?.['envoy.filters.http.fault']);
+  if (!cfg || !r?.fault) return {};
+  const pct = (p: unknown): number => {
+    const f = obj(p) ?? {};
+    const den = ({ HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as Record<string, number>)[String(f['denominator'] ?? 'HUNDRED')] ?? 100;
+    return (Number(f['numerator'] ?? 0) / den) * 100;
+  };
+  const delay = obj(cfg['delay']);
+  const abort = obj(cfg['abort']);
+  return {
+    fault: {
+      ...(delay && r.fault.delay ? { delay: { fixed: sourced(String(delay['fixed_delay']), r.fault.delay.fixedMs.from), percent: sourced(pct(delay['percentage']), r.fault.delay.percent.from) } } : {}),
+      ...(abort && r.fault.abort ? { abort: { status: sourced(Number(abort['http_status']), r.fault.abort.status.from), percent: sourced(pct(abort['percentage']), r.fault.abort.percent.from) } } : {}),
+    },
+  };
+}
+
+function clustersOf(caller: NodeOutput, action: JsonObject, vh: RoutePolicyView): ClusterAnswer[] {
   const weighted = list(obj(action['weighted_clusters'])?.['clusters']);
   const picks = weighted.length
     ? weighted.map((c) => ({ name: String(c['name']), weight: Number(c['weight'] ?? 0) }))
@@ -101,7 +128,7 @@ function clusterSettings(cluster: JsonObject, ir: UpstreamClusterIR): Pick<Clust
   };
 }
 
-function retryOf(action: JsonObject, vh: VirtualHostIR): { retry?: RetryAnswer } {
+function retryOf(action: JsonObject, vh: RoutePolicyView): { retry?: RetryAnswer } {
   const rp = obj(action['retry_policy']);
   if (!rp || !vh.retry) return {};
   const r = vh.retry;
@@ -117,7 +144,7 @@ function retryOf(action: JsonObject, vh: VirtualHostIR): { retry?: RetryAnswer }
 }
 
 /** Envoy reads RouteAction.timeout; gRPC reads max_stream_duration (A31). */
-function timeoutOf(action: JsonObject, ir: NodeIR, vh: VirtualHostIR): { timeout?: Sourced<string> } {
+function timeoutOf(action: JsonObject, ir: NodeIR, vh: RoutePolicyView): { timeout?: Sourced<string> } {
   const value = ir.kind === 'grpc' ? obj(action['max_stream_duration'])?.['max_stream_duration'] : action['timeout'];
   return value === undefined ? {} : { timeout: sourced(String(value), vh.timeoutMs.from) };
 }

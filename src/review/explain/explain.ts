@@ -106,7 +106,11 @@ function decide(
   if (missing.length) return { verdict: 'no-route', reason: `${from.id}'s route points at cluster(s) it does not have: ${missing.join(', ')} (503 NC)` };
   const rule = a.rule ? ` (${formatProvenance(a.rule)})` : '';
   const split = route!.clusters.map((c) => `${c.name} ${c.percent}%`).join(', ');
-  return { verdict: 'allowed', reason: `allowed by ${a.policy ?? 'RBAC'}${rule}; routed to ${split}` };
+  const f = route!.fault;
+  const fault = f
+    ? `; FAULT INJECTION on route ${route!.route.split('|')[0]}: ${[f.abort ? `${f.abort.percent.value}% aborted with ${f.abort.status.value}` : '', f.delay ? `${f.delay.percent.value}% delayed ${f.delay.fixed.value}` : ''].filter(Boolean).join(', ')}`
+    : '';
+  return { verdict: 'allowed', reason: `allowed by ${a.policy ?? 'RBAC'}${rule}; routed to ${split}${fault}` };
 }
 
 function callerAcceptsCallee(from: NodeOutput, clusters: readonly string[], calleeId: string): boolean {

@@ -72,6 +72,8 @@ function routeLines(route: RouteAnswer, val: Val, from: (p: ProvenanceJson) => s
   const r = route.retry;
   return [
     `  route     ${route.proxy === 'grpc' ? 'gRPC API listener' : 'listener'} ${route.listener} -> route config ${route.routeConfig} -> virtual host ${route.virtualHost} (domain ${route.matchedDomain}) -> route ${route.route}`,
+    ...(route.rule ? [`  matched   routes: entry ${route.route.split('|')[0]} ${from(route.rule)}`] : []),
+    ...faultLines(route, from),
     ...(route.split ? [`  split     ${from(route.split)}`] : []),
     ...route.clusters.flatMap((c) => clusterLines(c, val)),
     ...breakerLines(route.clusters, val),
@@ -109,4 +111,14 @@ function breakerLines(clusters: readonly ClusterAnswer[], val: Val): string[] {
     const none = c.circuitBreaker ? [] : [`${' '.repeat(12)}no outlier detection or limits (no circuit_breakers policy)`];
     return same ? [...lines, ...none] : [head, ...lines, ...none];
   });
+}
+
+/** Loud on purpose: a fault on the matched route means real requests fail or stall. */
+function faultLines(route: RouteAnswer, from: (p: ProvenanceJson) => string): string[] {
+  const f = route.fault;
+  if (!f) return [];
+  return [
+    ...(f.abort ? [`  FAULT     ABORT ${f.abort.percent.value}% of requests with ${f.abort.status.value}  ${from(f.abort.percent.from)}`] : []),
+    ...(f.delay ? [`  FAULT     DELAY ${f.delay.percent.value}% of requests by ${f.delay.fixed.value}  ${from(f.delay.percent.from)}`] : []),
+  ];
 }

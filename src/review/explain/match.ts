@@ -6,6 +6,7 @@
  * same way.
  */
 import type { JsonObject } from '../../envoy/proto-json';
+import { re2FullMatch } from '../../model/re2';
 
 export type Json = unknown;
 
@@ -106,9 +107,9 @@ export function stringMatches(m: JsonObject, value: string): boolean {
   return false;
 }
 
-/** RE2 as Envoy uses it matches the whole value; JS regexes approximate RE2 for the syntax both share. */
-function fullRegex(re: string): RegExp {
-  return new RegExp(`^(?:${re})$`);
+/** RE2 as Envoy and gRPC use it: the whole value must match (src/model/re2.ts: the same RE2 grpc-js-xds runs). */
+function fullRegex(re: string): { test(value: string): boolean } {
+  return { test: (value) => re2FullMatch(re, value) };
 }
 
 /** The HTTP connection manager of a listener: API listener (gRPC client) or the first filter chain's network filter. */

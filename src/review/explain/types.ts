@@ -79,6 +79,15 @@ export interface RouteAnswer {
   readonly split?: ProvenanceJson;
   readonly retry?: RetryAnswer;
   readonly timeout?: Sourced<string>;
+  /** The `routes:` entry the request matched; absent: the callee's own route. */
+  readonly rule?: ProvenanceJson;
+  /** Fault injection on the matched route (chaos testing). */
+  readonly fault?: FaultAnswer;
+}
+
+export interface FaultAnswer {
+  readonly delay?: { readonly fixed: Sourced<string>; readonly percent: Sourced<number> };
+  readonly abort?: { readonly status: Sourced<number>; readonly percent: Sourced<number> };
 }
 
 export interface RetryAnswer {

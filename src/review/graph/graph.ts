@@ -13,7 +13,7 @@
  * (e.g. retries a gRPC caller cannot express) does not appear on the edge.
  */
 import type { CompileResult } from '../../envoy';
-import type { NodeIR, NodeKind, VirtualHostIR } from '../../ir/types';
+import type { NodeIR, NodeKind, RouteIR, VirtualHostIR } from '../../ir/types';
 import { compareStrings } from '../../ir/sort';
 import type { MeshModel } from '../../model/types';
 
@@ -89,7 +89,25 @@ function callEdge(from: string, vh: VirtualHostIR, irOf: ReadonlyMap<string, Nod
   }
   const rl = callee?.inbound.rateLimit;
   if (rl) labels.push(`rate limit ${rl.rps.value} rps${rl.burst.value !== rl.rps.value ? ` (burst ${rl.burst.value})` : ''}`);
+  for (const route of vh.routes ?? []) labels.push(...routeLabels(route, vh));
   return { from, to: vh.service, kind: 'call', labels };
+}
+
+/** One line per `routes:` entry (in the order the proxy tries them), and a loud one per injected fault. */
+function routeLabels(r: RouteIR, vh: VirtualHostIR): string[] {
+  const m = r.match;
+  const conds = [
+    ...(m.path ? [`${m.path.kind} ${m.path.value}`] : []),
+    ...(m.methods ? [m.methods.join('|')] : []),
+    ...m.headers.map((h) => (h.kind === 'present' ? h.name : `${h.name}${h.kind === 'exact' ? '=' : ` ${h.kind} `}${h.value}`)),
+  ];
+  const same = r.targets.length === vh.targets.length && r.targets.every((t, i) => t.cluster === vh.targets[i]!.cluster && t.weight.value === vh.targets[i]!.weight.value);
+  const to = !same ? ` -> ${r.targets.map((t) => `${t.version ?? 'all'} ${t.weight.value}%`).join(' / ')}` : '';
+  const f = r.fault;
+  const faults = f
+    ? [`FAULT ${r.name}: ${[f.abort ? `abort ${f.abort.status.value} ${f.abort.percent.value}%` : '', f.delay ? `delay ${seconds(f.delay.fixedMs.value)} ${f.delay.percent.value}%` : ''].filter(Boolean).join(', ')}`]
+    : [];
+  return [`route ${r.name}: ${conds.join(', ')}${to}`, ...faults];
 }
 
 function deniedEdge(model: MeshModel, from: string, to: string): GraphEdge {
