@@ -14,6 +14,8 @@ import { registerStatus } from './status';
 import { registerDiff } from './diff';
 import { registerExplain } from './explain';
 import { registerGraph } from './graph';
+import { registerHistory } from './history';
+import { registerRollback } from './rollback';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -41,6 +43,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDiff(program, setExit);
   registerExplain(program, setExit);
   registerGraph(program, setExit);
+  registerHistory(program, setExit);
+  registerRollback(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

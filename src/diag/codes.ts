@@ -82,6 +82,12 @@ const entries: CodeInfo[] = [
   { code: 'MESH121', severity: 'error', title: 'registry: address refused (unspecified, multicast, link-local or instance metadata)' },
   { code: 'MESH122', severity: 'error', title: 'registry: field missing or of the wrong type (port 1..65535)' },
   { code: 'MESH123', severity: 'error', title: 'registry: string too long or containing control characters' },
+  { code: 'MESH200', severity: 'error', title: 'store unavailable: apply or registration refused, last good snapshot still served', io: true },
+  { code: 'MESH201', severity: 'error', title: 'mesh serve: the store cannot be opened', io: true },
+  { code: 'MESH202', severity: 'error', title: 'mesh serve: the database schema is newer than this control plane', io: true },
+  { code: 'MESH203', severity: 'error', title: 'mesh rollback: no such revision in the store' },
+  { code: 'MESH204', severity: 'error', title: 'history or rollback asked of a control plane without a store' },
+  { code: 'MESH205', severity: 'error', title: 'mesh.yml store: is not a folder path or a postgres:// URL' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

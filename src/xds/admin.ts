@@ -2,7 +2,7 @@
  * The admin API: apply, status, registry, metrics, health. HTTPS with client
  * certificates required (mTLS, the mesh CA); who may do what is decided by the
  * caller's SPIFFE ID:
- *   spiffe://<td>/admin/<name>   apply, status, registry listing
+ *   spiffe://<td>/admin/<name>   apply, rollback, history, status, registry listing
  *   spiffe://<td>/svc/<name>     register, heartbeat, deregister its own instances
  *   any mesh identity            /healthz, /metrics
  * With --insecure it is plain HTTP on loopback and every caller is admin.
@@ -15,6 +15,10 @@ import type { Logger } from './log';
 import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
 import { RegistryError } from './registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
+import type { Replica } from '../store/replica';
+
+/** `mesh history` lists at most this many revisions per call. */
+export const MAX_HISTORY = 1000;
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Registry calls carry one instance: a few hundred bytes. */
@@ -26,7 +30,12 @@ export const MAX_REGISTRY_BODY_BYTES = 64 * 1024;
  */
 export const MAX_CONCURRENT_REQUESTS = 32;
 
-export type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
+export type Role = { kind: 'admin'; name: string; spiffeId?: string } | { kind: 'svc'; name: string; spiffeId?: string } | { kind: 'none' };
+
+/** Who applied, as the history records it: the admin certificate's SPIFFE ID ("insecure" without mTLS). */
+function appliedBy(role: Role): string {
+  return role.kind === 'none' ? 'unknown' : (role.spiffeId ?? role.name);
+}
 
 class HttpError extends Error {
   constructor(
@@ -54,6 +63,8 @@ export class AdminServer {
   constructor(
     private readonly cp: ControlPlane,
     private readonly log: Logger,
+    /** Records applies in the store (absent: applies are only held in memory). */
+    private readonly replica?: Replica,
   ) {}
 
   async start(opts: AdminOptions): Promise<number> {
@@ -90,7 +101,7 @@ export class AdminServer {
     const td = this.cp.trustDomain;
     if (!id || !td) return { kind: 'none' };
     const m = new RegExp(`^spiffe://${td.replace(/\./g, '\\.')}/(admin|svc)/([a-z0-9-]+)$`).exec(id);
-    return m ? { kind: m[1] as 'admin' | 'svc', name: m[2]! } : { kind: 'none' };
+    return m ? { kind: m[1] as 'admin' | 'svc', name: m[2]!, spiffeId: id } : { kind: 'none' };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, insecure: boolean): Promise<void> {
@@ -128,8 +139,13 @@ export class AdminServer {
       if (role.kind !== 'admin') throw new HttpError(403, `${key} requires an admin identity (spiffe://<trust-domain>/admin/<name>)`);
     };
     switch (key) {
-      case 'GET /healthz':
+      case 'GET /healthz': {
+        // Degraded, not down: the last good snapshot is still served, so a
+        // liveness probe must not restart the replica for the database's sake.
+        const h = this.replica?.store.health();
+        if (h && !h.ok) return `degraded: store unavailable since ${new Date(h.since ?? Date.now()).toISOString()} (${h.problem}); serving revision ${this.cp.revision ?? 'none'}, refusing applies and registrations\n`;
         return this.cp.revision ? 'ok\n' : 'no mesh applied\n';
+      }
       case 'GET /metrics':
         return this.cp.metrics.render();
       case 'POST /v1/apply': {
@@ -142,7 +158,22 @@ export class AdminServer {
         if (body.displayDir !== undefined && typeof body.displayDir !== 'string') throw new HttpError(400, 'displayDir must be a string');
         const display = typeof body.displayDir === 'string' ? body.displayDir.slice(0, 256) : 'mesh';
         if (body.dryRun === true) return this.cp.plan(sources as MeshSources, display);
-        return this.cp.apply(sources as MeshSources, display);
+        return this.replica ? this.replica.apply(sources as MeshSources, display, appliedBy(role)) : this.cp.apply(sources as MeshSources, display);
+      }
+      case 'GET /v1/history': {
+        requireAdmin();
+        const replica = this.needStore(key);
+        const limit = Math.min(MAX_HISTORY, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        return { revisions: await this.storeCall(() => replica.history(limit)), served: { revision: this.cp.revision ?? null, seq: this.cp.seq } };
+      }
+      case 'POST /v1/rollback': {
+        requireAdmin();
+        const replica = this.needStore(key);
+        const body = await readJsonObject(req, MAX_REGISTRY_BODY_BYTES);
+        if (typeof body.revision !== 'string' || !/^[0-9a-f]{1,64}$|^\d+$/.test(body.revision)) throw new HttpError(400, 'body must be {"revision": "<seq or revision hash>"}', 'MESH203');
+        const r = await replica.rollback(body.revision, appliedBy(role));
+        if (r.notFound) throw new HttpError(404, r.diagnostics[0]!.message, 'MESH203');
+        return r;
       }
       case 'GET /v1/status':
         requireAdmin();
@@ -162,7 +193,23 @@ export class AdminServer {
   }
 
   private registry(action: string, role: Role, body: unknown): unknown {
+    const h = this.replica?.store.health();
+    if (h && !h.ok) throw new HttpError(503, `refused: the store is unavailable (${h.problem}); registrations are refused until it is back, the last good endpoints are still served`, 'MESH200');
     return registryAction(this.cp, role, action, body, this.log);
+  }
+
+  private needStore(key: string): Replica {
+    if (!this.replica) throw new HttpError(404, `${key}: this control plane runs without a store (mesh serve --store <dir or postgres://...>)`, 'MESH204');
+    return this.replica;
+  }
+
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'MESH200') throw new HttpError(503, (err as Error).message, 'MESH200');
+      throw err;
+    }
   }
 }
 
