@@ -14,6 +14,8 @@ import type { MeshSources } from '../xds/control-plane';
 
 /** The channel NOTIFY uses; the payload is the new seq. */
 export const CHANNEL = 'mesh_revisions';
+/** Registry changes; the payload is the service whose instances changed. */
+export const INSTANCES_CHANNEL = 'mesh_instances';
 /** pg_advisory_xact_lock key held while a revision is numbered and committed ('MESH' + 1). */
 const APPEND_LOCK = 0x4d455348 + 1;
 /** How often a replica checks the database: bounds how long a lost NOTIFY or a dead database goes unnoticed. */
@@ -38,6 +40,7 @@ export class PostgresStore implements MeshStore {
   private state: StoreHealth = { ok: true };
   private readonly appended: Array<() => void> = [];
   private readonly healthListeners: Array<(h: StoreHealth) => void> = [];
+  private readonly instanceListeners: Array<(service: string) => void> = [];
   private probeTimer?: NodeJS.Timeout;
   private probing = false;
   private closed = false;
@@ -117,6 +120,11 @@ export class PostgresStore implements MeshStore {
     this.appended.push(listener);
   }
 
+  /** Calls back with the service whose registered instances changed (on any replica). */
+  onInstances(listener: (service: string) => void): void {
+    this.instanceListeners.push(listener);
+  }
+
   onHealth(listener: (h: StoreHealth) => void): void {
     this.healthListeners.push(listener);
   }
@@ -161,9 +169,11 @@ export class PostgresStore implements MeshStore {
     });
     client.on('notification', (n: Notification) => {
       if (n.channel === CHANNEL) for (const l of this.appended) l();
+      if (n.channel === INSTANCES_CHANNEL && n.payload) for (const l of this.instanceListeners) l(n.payload);
     });
     await client.connect();
     await client.query(`LISTEN ${CHANNEL}`);
+    await client.query(`LISTEN ${INSTANCES_CHANNEL}`);
     this.listener = client;
   }
 

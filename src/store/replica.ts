@@ -9,6 +9,8 @@
 import { diagAt, type Diagnostic } from '../diag/diagnostic';
 import { readMeshSources, revisionOf, type ApplyResult, type ControlPlane, type MeshSources } from '../xds/control-plane';
 import type { Logger } from '../xds/log';
+import { PostgresStore } from './postgres-store';
+import { SharedRegistry } from './shared-registry';
 import { StoreUnavailable, type MeshStore, type RevisionSummary, type StoredRevision } from './store';
 
 export class Replica {
@@ -16,6 +18,8 @@ export class Replica {
   private queue: Promise<unknown> = Promise.resolve();
   private catching?: Promise<void>;
   private again = false;
+  /** The registry shared through the database (postgres stores only). */
+  readonly registry?: SharedRegistry;
   /** Revisions this replica could not install (logged): skipped so catching up does not loop on them. */
   readonly unservable = new Map<number, string>();
 
@@ -23,7 +27,9 @@ export class Replica {
     readonly cp: ControlPlane,
     readonly store: MeshStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    if (store instanceof PostgresStore) this.registry = new SharedRegistry(store, cp.registry, (i) => cp.governance(i), log);
+  }
 
   /**
    * Serves the store's newest revision; with an empty store (or one whose
@@ -37,7 +43,8 @@ export class Replica {
       this.log.log('info', 'restored the last applied mesh from the store', { store: this.store.location, revision: latest.revision, seq: latest.seq, ok: startup.ok });
     }
     if ((!startup || !startup.ok) && meshDir) startup = await this.apply(readMeshSources(meshDir), meshDir, 'mesh-dir');
-    this.store.onAppended(() => void this.catchUp());
+    this.store.onAppended(() => void this.catchUp().catch(() => undefined));
+    await this.registry?.start();
     this.store.onHealth((h) => this.log.log(h.ok ? 'info' : 'error', h.ok ? 'store available again' : 'MESH200: store unavailable; serving the last good snapshot, refusing applies and registrations', { store: this.store.location, ...(h.problem ? { problem: h.problem } : {}) }));
     return startup;
   }
@@ -56,7 +63,9 @@ export class Replica {
       }
       // Another replica's later revision was installed while this one was being recorded.
       if (stored.seq <= this.cp.seq) return { ok: true, diagnostics: prepared.diagnostics, revision: stored.revision, seq: stored.seq, supersededBy: this.cp.seq, changedNodes: [] };
-      return this.cp.installPrepared(prepared, sources, stored.seq);
+      const r = this.cp.installPrepared(prepared, sources, stored.seq);
+      this.refreshRegistry();
+      return r;
     });
   }
 
@@ -135,6 +144,7 @@ export class Replica {
       if (rev.seq <= this.cp.seq) continue;
       const r = this.cp.apply(rev.sources, 'store', rev.seq);
       if (r.ok) {
+        this.refreshRegistry();
         this.log.log('info', 'installed a revision applied on another replica', { revision: rev.revision, seq: rev.seq, by: rev.appliedBy, changed: r.changedNodes?.length ?? 0 });
         continue;
       }
@@ -144,6 +154,11 @@ export class Replica {
       this.unservable.set(rev.seq, first ? `${first.code}: ${first.message}` : 'refused');
       this.log.log('error', 'a revision recorded by another replica cannot be served here', { revision: rev.revision, seq: rev.seq, problem: this.unservable.get(rev.seq) });
     }
+  }
+
+  /** A new mesh may admit instances the last one did not (a version declared now): read them again. */
+  private refreshRegistry(): void {
+    void this.registry?.reloadAll().catch(() => undefined);
   }
 
   private serially<T>(fn: () => Promise<T>): Promise<T> {
@@ -156,6 +171,7 @@ export class Replica {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.registry?.close();
     await this.queue;
     await this.store.close();
   }

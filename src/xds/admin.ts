@@ -13,7 +13,8 @@ import type * as tls from 'node:tls';
 import type { ControlPlane, MeshSources } from './control-plane';
 import type { Logger } from './log';
 import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
-import { RegistryError } from './registry';
+import { RegistryError, type RegistrationRequest } from './registry';
+import type { SharedRegistry } from '../store/shared-registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 import type { Replica } from '../store/replica';
 
@@ -195,7 +196,8 @@ export class AdminServer {
   private registry(action: string, role: Role, body: unknown): unknown {
     const h = this.replica?.store.health();
     if (h && !h.ok) throw new HttpError(503, `refused: the store is unavailable (${h.problem}); registrations are refused until it is back, the last good endpoints are still served`, 'MESH200');
-    return registryAction(this.cp, role, action, body, this.log);
+    const shared = this.replica?.registry;
+    return shared ? this.storeCall(() => sharedRegistryAction(this.cp, shared, role, action, body, this.log)) : registryAction(this.cp, role, action, body, this.log);
   }
 
   private needStore(key: string): Replica {
@@ -219,18 +221,40 @@ export class AdminServer {
  * same path without HTTP in the way. Nothing is stored unless every check passes.
  */
 export function registryAction(cp: ControlPlane, role: Role, action: string, body: unknown, log: Logger): unknown {
-  // Refused before the body is read: a caller without a mesh identity learns nothing.
-  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
-  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  if (action === 'register') {
-    const req = accepted(checkRegistration(b, cp.registrationPolicy()), role);
-    const inst = cp.registry.register(req);
+  const call = checkedRegistryCall(cp, role, action, body);
+  if (call.action === 'register') {
+    const inst = cp.registry.register(call.req);
     log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
     return { id: inst.id, ttl_ms: inst.ttlMs };
   }
+  if (call.action === 'heartbeat') return { id: cp.registry.heartbeat(call.id, call.service).id };
+  return { deregistered: cp.registry.deregister(call.id, call.service) };
+}
+
+/** The same, for replicas on PostgreSQL: written to the shared registry (src/store/shared-registry.ts) first. */
+export async function sharedRegistryAction(cp: ControlPlane, shared: SharedRegistry, role: Role, action: string, body: unknown, log: Logger): Promise<unknown> {
+  const call = checkedRegistryCall(cp, role, action, body);
+  if (call.action === 'register') {
+    const reason = cp.governance(call.req);
+    if (reason) throw new RegistryError(403, reason);
+    const inst = await shared.register(call.req);
+    log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs, shared: true });
+    return { id: inst.id, ttl_ms: inst.ttlMs };
+  }
+  if (call.action === 'heartbeat') return { id: (await shared.heartbeat(call.id, call.service)).id };
+  return { deregistered: await shared.deregister(call.id, call.service) };
+}
+
+type RegistryCall = { action: 'register'; req: RegistrationRequest } | { action: 'heartbeat' | 'deregister'; service: string; id: string };
+
+/** Every check of a registry call that needs no state: role, body fields, the caller's own identity. */
+function checkedRegistryCall(cp: ControlPlane, role: Role, action: string, body: unknown): RegistryCall {
+  // Refused before the body is read: a caller without a mesh identity learns nothing.
+  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  if (action === 'register') return { action, req: accepted(checkRegistration(b, cp.registrationPolicy()), role) };
   const { service, id } = accepted(checkInstanceRef(b), role);
-  if (action === 'heartbeat') return { id: cp.registry.heartbeat(id, service).id };
-  return { deregistered: cp.registry.deregister(id, service) };
+  return { action: action === 'heartbeat' ? 'heartbeat' : 'deregister', service, id };
 }
 
 /** A checked body, or the HTTP error for it: 400 with its code, or 403 for another service's identity. */

@@ -253,3 +253,47 @@ test('mesh.yml control_plane.store: a folder relative to the mesh, a postgres UR
     m.cleanup();
   }
 });
+
+test('registry: an instance registered on one replica is served by every replica, and its TTL outlives the replica that took it', { skip }, async () => {
+  const [r1, r2, r3] = planes;
+  const asGrantPay = (p: RunningControlPlane) => ({ server: `https://127.0.0.1:${p.ports.admin}`, tls: identityTls(pki, 'svc/grant-pay') });
+  const clients = [r2!, r3!].map((r) => new AdsTestClient(`127.0.0.1:${r.ports.xds}`, nodeCredentials(pki, 'svc/impact-calc')));
+  const eds = ['outbound|grant-pay|v1'];
+  const addresses = (r: { resources: Array<Record<string, unknown>> }): string[] => JSON.stringify(r.resources).match(/"address":"[^"]+","port_value":\d+/g) ?? [];
+  try {
+    const streams = clients.map((c) => c.sotw());
+    const before = await Promise.all(streams.map(async (s) => {
+      s.send({ node: { id: 'impact-calc', cluster: 'impact-calc' }, type_url: TYPE.endpoints, resource_names: eds });
+      const r = decodeSotw(await s.next());
+      s.send({ type_url: TYPE.endpoints, version_info: r.version_info, response_nonce: r.nonce, resource_names: eds });
+      return r;
+    }));
+    const reg = await adminRequest<{ id: string; ttl_ms: number }>(asGrantPay(r1!), 'POST', '/v1/registry/register', { service: 'grant-pay', version: 'v1', address: '127.0.0.9', port: 9911, ttl_ms: 1500 });
+    assert.equal(reg.status, 200, JSON.stringify(reg.body));
+    const withIt = await Promise.all(streams.map(async (s) => {
+      const r = decodeSotw(await s.next());
+      s.send({ type_url: TYPE.endpoints, version_info: r.version_info, response_nonce: r.nonce, resource_names: eds });
+      return r;
+    }));
+    for (const r of withIt) assert.ok(addresses(r).includes('"address":"127.0.0.9","port_value":9911'), JSON.stringify(addresses(r)));
+    assert.equal(withIt[0]!.version_info, withIt[1]!.version_info, 'the same endpoints version on both replicas');
+    // The replica that took the registration goes away; heartbeats now go to another one.
+    planes.splice(planes.indexOf(r1!), 1);
+    await r1!.stop();
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const hb = await adminRequest<{ id: string }>(asGrantPay(r2!), 'POST', '/v1/registry/heartbeat', { service: 'grant-pay', id: reg.body.id });
+      assert.equal(hb.status, 200, 'a heartbeat on another replica keeps it');
+    }
+    assert.ok(await streams[0]!.quiet(100), 'still registered after 1.5 s of heartbeats elsewhere (TTL 1.5 s)');
+    // Heartbeats stop: it expires on the database's clock, swept by the surviving replicas.
+    const t0 = Date.now();
+    const gone = await Promise.all(streams.map(async (s) => decodeSotw(await s.next())));
+    const took = Date.now() - t0;
+    for (const r of gone) assert.deepEqual(addresses(r), addresses(before[0]!));
+    assert.ok(took < 1500 + 1000, `expired ${took} ms after the last heartbeat (TTL 1.5 s)`);
+    for (const s of streams) s.cancel();
+  } finally {
+    for (const c of clients) c.close();
+  }
+});
