@@ -103,4 +103,38 @@ function main() {
   log(`ready: ${v.out.trim().split('\n').pop()}`);
 }
 
+/**
+ * PostgreSQL for the replica tests (test/store): the server binaries from
+ * PATH or /usr/lib/postgresql/<version>/bin (the tests start their own
+ * server in a temp folder). Only when they are absent and CI=true, Debian's
+ * `postgresql` package is installed; elsewhere the tests say they are
+ * skipped, and why.
+ */
+function postgresBin() {
+  const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
+  const lib = '/usr/lib/postgresql';
+  if (fs.existsSync(lib)) for (const v of fs.readdirSync(lib).sort((a, b) => Number(b) - Number(a))) dirs.push(path.join(lib, v, 'bin'));
+  return dirs.find((d) => fs.existsSync(path.join(d, 'initdb')) && fs.existsSync(path.join(d, 'pg_ctl')));
+}
+
+function ensurePostgres() {
+  const bin = postgresBin();
+  if (bin) return log(`PostgreSQL: ${bin}`);
+  if (!ci) return log('PostgreSQL binaries not found (PATH, /usr/lib/postgresql/*/bin): the replica tests will be skipped; apt-get install postgresql to run them');
+  log('CI=true and no PostgreSQL: apt-get install -y postgresql');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'postgresql']]) {
+    const r = spawnSync('apt-get', args, { stdio: 'inherit', env, timeout: 600_000 });
+    if (r.status !== 0) {
+      log(`FAILED under CI=true (PostgreSQL is required there): apt-get ${args.join(' ')} exited ${r.status ?? r.error}`);
+      process.exit(1);
+    }
+  }
+  if (!postgresBin()) {
+    log('FAILED under CI=true: postgresql installed, but initdb and pg_ctl are still not found');
+    process.exit(1);
+  }
+}
+
+ensurePostgres();
 main();

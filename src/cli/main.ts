@@ -20,6 +20,8 @@ import { registerTrace } from './trace';
 import { registerLogs } from './logs';
 import { registerStat } from './stat';
 import { registerEvents } from './events';
+import { registerHistory } from './history';
+import { registerRollback } from './rollback';
 
 /** Exit codes: 0 ok, 1 findings (lint errors, check failures), 2 usage or I/O errors. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -55,6 +57,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerLogs(program, setExit);
   registerStat(program, setExit);
   registerEvents(program, setExit);
+  registerHistory(program, setExit);
+  registerRollback(program, setExit);
 
   try {
     await program.parseAsync(argv as string[]);

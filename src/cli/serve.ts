@@ -4,9 +4,12 @@ import { lintMesh } from '../lint';
 import { jsonLogger, type LogLevel } from '../xds/log';
 import { startControlPlane } from '../xds/serve';
 import type { SetExit } from './main';
+import { UserError } from '../diag/errors';
+import { isPostgresUrl } from '../store/open';
+import { redact } from '../store/postgres-store';
 
 interface ServeFlags {
-  readonly store: string;
+  readonly store?: string;
   readonly pki?: string;
   readonly listen: string;
   readonly xdsPort?: string;
@@ -21,7 +24,7 @@ export function registerServe(program: Command, setExit: SetExit): void {
     .command('serve')
     .description('run the control plane: xDS (ADS) for sidecars and proxyless gRPC, the admin API, the registry')
     .argument('[dir]', 'mesh directory applied at start when the store is empty', '.')
-    .option('--store <dir>', 'folder where the last applied mesh is persisted', '.mesh-store')
+    .option('--store <dir|url>', 'where applied revisions are kept: a folder, or postgres://... shared by replicas (default: control_plane.store of mesh.yml, else .mesh-store)')
     .option('--pki <dir>', 'PKI store (default: <mesh>/<pki_dir>)')
     .option('--listen <host>', 'address for the xDS and admin ports', '127.0.0.1')
     .option('--xds-port <port>', 'xDS port (default: control_plane.xds_port)')
@@ -39,9 +42,10 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
   const settings = model?.settings;
   // Proxyless members need the plaintext loopback port; open it only when the mesh has some.
   const proxyless = flags.proxylessPort ?? (model?.services.some((s) => s.protocol === 'grpc') ? String(settings!.controlPlane.grpcXdsPort) : undefined);
+  const store = storeOf(flags.store, settings?.controlPlane.store, dir);
   const running = await startControlPlane({
     meshDir: dir,
-    storeDir: flags.store,
+    store,
     pkiDir: flags.pki ?? path.resolve(dir, settings?.pkiDir ?? 'pki'),
     host: flags.listen,
     xdsPort: Number(flags.xdsPort ?? settings?.controlPlane.xdsPort ?? 18000),
@@ -51,6 +55,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
     log,
   });
   if (running.cp.storeProblem) process.stderr.write(`mesh serve: error ${running.cp.storeProblem}; serving ${dir} instead\n`);
+  process.stdout.write(`mesh serve: store ${isPostgresUrl(store) ? redact(store) : store}\n`);
   process.stdout.write(`mesh serve: xDS ${flags.listen}:${running.ports.xds}${flags.insecure ? ' (INSECURE)' : ' (mTLS)'}, admin ${flags.insecure ? '127.0.0.1' : flags.listen}:${running.ports.admin}${running.ports.proxyless !== undefined ? `, proxyless xDS 127.0.0.1:${running.ports.proxyless}` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
@@ -59,4 +64,15 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
   });
   await running.stop();
   return 0;
+}
+
+/** --store, else mesh.yml's control_plane.store (a folder there is relative to the mesh directory), else .mesh-store. */
+export function storeOf(flag: string | undefined, fromMesh: { value: string; pos: { file: string; line: number; col: number } } | undefined, meshDir: string): string {
+  const spec = flag ?? fromMesh?.value ?? '.mesh-store';
+  if (spec.includes('://') && !isPostgresUrl(spec)) {
+    const where = flag === undefined && fromMesh ? `${fromMesh.pos.file}:${fromMesh.pos.line}:${fromMesh.pos.col}: ` : '--store: ';
+    throw new UserError('MESH205', `${where}store "${redact(spec)}" is neither a folder nor a postgres:// URL`);
+  }
+  if (flag === undefined && fromMesh && !isPostgresUrl(spec)) return path.resolve(meshDir, spec);
+  return spec;
 }

@@ -35,6 +35,10 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
       xdsPort: (cp.xds_port as number) ?? BUILTIN.xdsPort,
       adminPort: (cp.admin_port as number) ?? BUILTIN.controlPlaneAdminPort,
       grpcXdsPort: (cp.grpc_xds_port as number) ?? BUILTIN.grpcXdsPort,
+      ...(Array.isArray(cp.replicas)
+        ? { replicas: (cp.replicas as Obj[]).map((r) => ({ address: r.address as string, xdsPort: r.xds_port as number, grpcXdsPort: (r.grpc_xds_port as number) ?? (cp.grpc_xds_port as number) ?? BUILTIN.grpcXdsPort })) }
+        : {}),
+      ...(typeof cp.store === 'string' && src ? { store: { value: cp.store, pos: valuePos(src, ['control_plane', 'store']) } } : {}),
     },
     pkiDir: (v.pki_dir as string) ?? BUILTIN.pkiDir,
     ...(registry ? { registry: { allowLinkLocal: registry.allow_link_local === true, allowMetadata: registry.allow_metadata_addresses === true } } : {}),

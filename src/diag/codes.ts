@@ -96,6 +96,12 @@ const entries: CodeInfo[] = [
   { code: 'MESH171', severity: 'warning', title: 'route can never match (an earlier route matches every request it does)' },
   { code: 'MESH172', severity: 'error', title: 'route name reserved or used twice for one callee' },
   { code: 'MESH173', severity: 'warning', title: 'fault injection is on' },
+  { code: 'MESH200', severity: 'error', title: 'store unavailable: apply or registration refused, last good snapshot still served', io: true },
+  { code: 'MESH201', severity: 'error', title: 'mesh serve: the store cannot be opened', io: true },
+  { code: 'MESH202', severity: 'error', title: 'mesh serve: the database schema is newer than this control plane', io: true },
+  { code: 'MESH203', severity: 'error', title: 'mesh rollback: no such revision in the store' },
+  { code: 'MESH204', severity: 'error', title: 'history or rollback asked of a control plane without a store' },
+  { code: 'MESH205', severity: 'error', title: 'mesh.yml store: is not a folder path or a postgres:// URL' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

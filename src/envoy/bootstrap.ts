@@ -42,6 +42,7 @@ export interface BootstrapResult {
 /** What templates see. Documented in docs/compiler.md ("Bootstrap templates"). */
 export function bootstrapView(node: NodeIR, marker: string, meshName: string): Record<string, unknown> {
   const b = node.bootstrap;
+  const endpoints = b.controlPlane.replicas ?? [{ address: b.controlPlane.address, port: b.controlPlane.port }];
   return {
     marker,
     mesh: meshName,
@@ -50,10 +51,12 @@ export function bootstrapView(node: NodeIR, marker: string, meshName: string): R
     xds: {
       clusterName: XDS_CLUSTER,
       // STATIC needs an IP; a host name must be resolved by Envoy.
-      clusterType: net.isIP(b.controlPlane.address) ? 'STATIC' : 'STRICT_DNS',
+      clusterType: endpoints.every((e) => net.isIP(e.address)) ? 'STATIC' : 'STRICT_DNS',
       address: b.controlPlane.address,
       port: b.controlPlane.port,
-      serverUri: `${b.controlPlane.address}:${b.controlPlane.port}`,
+      // Every replica: Envoy's ADS connection goes to one of them and, when it breaks, to another.
+      endpoints,
+      serverUri: grpcServerUri(endpoints),
       spiffeId: b.controlPlane.spiffeId,
     },
     pki: b.pki,
@@ -63,6 +66,18 @@ export function bootstrapView(node: NodeIR, marker: string, meshName: string): R
       serverListenerTemplate: b.serverListenerTemplate ?? '',
     },
   };
+}
+
+/**
+ * grpc-js-xds 1.14 dials xds_servers[0] only (no A71 fallback), but its
+ * server_uri is a gRPC target: `ipv4:a:p,b:q` hands pick_first every replica,
+ * and a broken connection is re-established to the next one that answers.
+ */
+function grpcServerUri(endpoints: ReadonlyArray<{ address: string; port: number }>): string {
+  if (endpoints.length === 1) return `${endpoints[0]!.address}:${endpoints[0]!.port}`;
+  if (endpoints.every((e) => net.isIPv4(e.address))) return `ipv4:${endpoints.map((e) => `${e.address}:${e.port}`).join(',')}`;
+  if (endpoints.every((e) => net.isIPv6(e.address))) return `ipv6:${endpoints.map((e) => `[${e.address}]:${e.port}`).join(',')}`;
+  return `${endpoints[0]!.address}:${endpoints[0]!.port}`;
 }
 
 /** Shared across calls: one skeleton parse per template shape (see template-yaml.ts). */

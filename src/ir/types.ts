@@ -252,7 +252,13 @@ export interface BootstrapIR {
   /** Envoy admin; always loopback. */
   readonly adminAddress: string;
   readonly adminPort: number;
-  readonly controlPlane: { readonly address: string; readonly port: number; readonly spiffeId: string };
+  readonly controlPlane: {
+    readonly address: string;
+    readonly port: number;
+    readonly spiffeId: string;
+    /** Every replica to fail over between, the primary first (only when mesh.yml lists control_plane.replicas). */
+    readonly replicas?: ReadonlyArray<{ readonly address: string; readonly port: number }>;
+  };
   /** Files the node reads at start (paths as the node sees them). Never their contents. */
   readonly pki: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
   /** gRPC only: A36 server listener name template. */

@@ -40,6 +40,10 @@ export interface MeshSettings {
     readonly adminPort: number;
     /** Plaintext loopback xDS port for proxyless gRPC members (grpc-js-xds has no mTLS to the control plane). */
     readonly grpcXdsPort: number;
+    /** control_plane.replicas: every replica's xDS addresses (absent: the one above only). */
+    readonly replicas?: ReadonlyArray<{ readonly address: string; readonly xdsPort: number; readonly grpcXdsPort: number }>;
+    /** control_plane.store: a folder or a postgres:// URL (absent: mesh serve's default), and where it is written. */
+    readonly store?: { readonly value: string; readonly pos: SourcePos };
   };
   /** Directory (relative to the mesh dir unless absolute) holding the PKI store. */
   readonly pkiDir: string;

@@ -61,6 +61,19 @@ export function identityProcessor(ctx: TranslateContext, draft: NodeDraft): void
   draft.bootstrap = buildBootstrapFacts(ctx, draft);
 }
 
+/**
+ * The replicas a node fails over between, the primary first, each once.
+ * Proxyless members reach the plaintext xDS port on loopback only, so they
+ * get the replicas' grpc_xds_port on 127.0.0.1: those on their own machine.
+ */
+function replicasOf(cp: TranslateContext['model']['settings']['controlPlane'], proxyless: boolean): { replicas?: Array<{ address: string; port: number }> } {
+  if (!cp.replicas) return {};
+  const all = [proxyless ? { address: LOOPBACK, port: cp.grpcXdsPort } : { address: cp.address, port: cp.xdsPort }];
+  for (const r of cp.replicas) all.push(proxyless ? { address: LOOPBACK, port: r.grpcXdsPort } : { address: r.address, port: r.xdsPort });
+  const seen = new Set<string>();
+  return { replicas: all.filter((e) => !seen.has(`${e.address}:${e.port}`) && !!seen.add(`${e.address}:${e.port}`)) };
+}
+
 function buildBootstrapFacts(ctx: TranslateContext, draft: NodeDraft): NodeDraft['bootstrap'] {
   const s = ctx.model.settings;
   const file = (rel: string): string => path.posix.join(ctx.pkiDir.split(path.sep).join('/'), rel);
@@ -72,8 +85,8 @@ function buildBootstrapFacts(ctx: TranslateContext, draft: NodeDraft): NodeDraft
     // Proxyless gRPC members dial the plaintext loopback port: grpc-js-xds 1.14 offers only
     // "insecure" and "google_default" channel credentials to the control plane (MESH070 says so).
     controlPlane: draft.kind === 'grpc'
-      ? { address: LOOPBACK, port: s.controlPlane.grpcXdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain) }
-      : { address: s.controlPlane.address, port: s.controlPlane.xdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain) },
+      ? { address: LOOPBACK, port: s.controlPlane.grpcXdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain), ...replicasOf(s.controlPlane, true) }
+      : { address: s.controlPlane.address, port: s.controlPlane.xdsPort, spiffeId: controlPlaneSpiffeId(s.trustDomain), ...replicasOf(s.controlPlane, false) },
     pki: {
       certFile: file(creds.chain),
       keyFile: file(creds.key),

@@ -2,7 +2,7 @@
  * The admin API: apply, status, registry, metrics, health. HTTPS with client
  * certificates required (mTLS, the mesh CA); who may do what is decided by the
  * caller's SPIFFE ID:
- *   spiffe://<td>/admin/<name>   apply, status, registry listing
+ *   spiffe://<td>/admin/<name>   apply, rollback, history, status, registry listing
  *   spiffe://<td>/svc/<name>     register, heartbeat, deregister its own instances
  *   any mesh identity            /healthz, /metrics
  * With --insecure it is plain HTTP on loopback and every caller is admin.
@@ -13,11 +13,16 @@ import type * as tls from 'node:tls';
 import type { ControlPlane, MeshSources } from './control-plane';
 import type { Logger } from './log';
 import { checkInstanceRef, checkRegistration, type Checked } from '../registry/registration';
-import { RegistryError } from './registry';
+import { RegistryError, type RegistrationRequest } from './registry';
+import type { SharedRegistry } from '../store/shared-registry';
 import { spiffeIdOfSan, type TlsMaterial } from './server';
 import type { Tap } from '../tap/tap';
 import type { EventBus } from '../events/bus';
 import { tapRoute } from '../tap/admin-routes';
+import type { Replica } from '../store/replica';
+
+/** `mesh history` lists at most this many revisions per call. */
+export const MAX_HISTORY = 1000;
 
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Registry calls carry one instance: a few hundred bytes. */
@@ -29,7 +34,12 @@ export const MAX_REGISTRY_BODY_BYTES = 64 * 1024;
  */
 export const MAX_CONCURRENT_REQUESTS = 32;
 
-export type Role = { kind: 'admin'; name: string } | { kind: 'svc'; name: string } | { kind: 'none' };
+export type Role = { kind: 'admin'; name: string; spiffeId?: string } | { kind: 'svc'; name: string; spiffeId?: string } | { kind: 'none' };
+
+/** Who applied, as the history records it: the admin certificate's SPIFFE ID ("insecure" without mTLS). */
+function appliedBy(role: Role): string {
+  return role.kind === 'none' ? 'unknown' : (role.spiffeId ?? role.name);
+}
 
 class HttpError extends Error {
   constructor(
@@ -59,6 +69,8 @@ export class AdminServer {
     private readonly log: Logger,
     /** The access-log tap and the event bus (their endpoints: src/tap/admin-routes.ts). */
     private readonly tap?: { readonly tap: Tap; readonly events?: EventBus },
+    /** Records applies in the store (absent: applies are only held in memory). */
+    private readonly replica?: Replica,
   ) {}
 
   async start(opts: AdminOptions): Promise<number> {
@@ -95,7 +107,7 @@ export class AdminServer {
     const td = this.cp.trustDomain;
     if (!id || !td) return { kind: 'none' };
     const m = new RegExp(`^spiffe://${td.replace(/\./g, '\\.')}/(admin|svc)/([a-z0-9-]+)$`).exec(id);
-    return m ? { kind: m[1] as 'admin' | 'svc', name: m[2]! } : { kind: 'none' };
+    return m ? { kind: m[1] as 'admin' | 'svc', name: m[2]!, spiffeId: id } : { kind: 'none' };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, insecure: boolean): Promise<void> {
@@ -133,8 +145,13 @@ export class AdminServer {
       if (role.kind !== 'admin') throw new HttpError(403, `${key} requires an admin identity (spiffe://<trust-domain>/admin/<name>)`);
     };
     switch (key) {
-      case 'GET /healthz':
+      case 'GET /healthz': {
+        // Degraded, not down: the last good snapshot is still served, so a
+        // liveness probe must not restart the replica for the database's sake.
+        const h = this.replica?.store.health();
+        if (h && !h.ok) return `degraded: store unavailable since ${new Date(h.since ?? Date.now()).toISOString()} (${h.problem}); serving revision ${this.cp.revision ?? 'none'}, refusing applies and registrations\n`;
         return this.cp.revision ? 'ok\n' : 'no mesh applied\n';
+      }
       case 'GET /metrics':
         return this.cp.metrics.render() + (this.tap ? this.tap.tap.renderMetrics() : '');
       case 'POST /v1/apply': {
@@ -147,7 +164,22 @@ export class AdminServer {
         if (body.displayDir !== undefined && typeof body.displayDir !== 'string') throw new HttpError(400, 'displayDir must be a string');
         const display = typeof body.displayDir === 'string' ? body.displayDir.slice(0, 256) : 'mesh';
         if (body.dryRun === true) return this.cp.plan(sources as MeshSources, display);
-        return this.cp.apply(sources as MeshSources, display);
+        return this.replica ? this.replica.apply(sources as MeshSources, display, appliedBy(role)) : this.cp.apply(sources as MeshSources, display);
+      }
+      case 'GET /v1/history': {
+        requireAdmin();
+        const replica = this.needStore(key);
+        const limit = Math.min(MAX_HISTORY, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        return { revisions: await this.storeCall(() => replica.history(limit)), served: { revision: this.cp.revision ?? null, seq: this.cp.seq } };
+      }
+      case 'POST /v1/rollback': {
+        requireAdmin();
+        const replica = this.needStore(key);
+        const body = await readJsonObject(req, MAX_REGISTRY_BODY_BYTES);
+        if (typeof body.revision !== 'string' || !/^[0-9a-f]{1,64}$|^\d+$/.test(body.revision)) throw new HttpError(400, 'body must be {"revision": "<seq or revision hash>"}', 'MESH203');
+        const r = await replica.rollback(body.revision, appliedBy(role));
+        if (r.notFound) throw new HttpError(404, r.diagnostics[0]!.message, 'MESH203');
+        return r;
       }
       case 'GET /v1/status':
         requireAdmin();
@@ -178,7 +210,24 @@ export class AdminServer {
   }
 
   private registry(action: string, role: Role, body: unknown): unknown {
-    return registryAction(this.cp, role, action, body, this.log);
+    const h = this.replica?.store.health();
+    if (h && !h.ok) throw new HttpError(503, `refused: the store is unavailable (${h.problem}); registrations are refused until it is back, the last good endpoints are still served`, 'MESH200');
+    const shared = this.replica?.registry;
+    return shared ? this.storeCall(() => sharedRegistryAction(this.cp, shared, role, action, body, this.log)) : registryAction(this.cp, role, action, body, this.log);
+  }
+
+  private needStore(key: string): Replica {
+    if (!this.replica) throw new HttpError(404, `${key}: this control plane runs without a store (mesh serve --store <dir or postgres://...>)`, 'MESH204');
+    return this.replica;
+  }
+
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'MESH200') throw new HttpError(503, (err as Error).message, 'MESH200');
+      throw err;
+    }
   }
 }
 
@@ -188,18 +237,40 @@ export class AdminServer {
  * same path without HTTP in the way. Nothing is stored unless every check passes.
  */
 export function registryAction(cp: ControlPlane, role: Role, action: string, body: unknown, log: Logger): unknown {
-  // Refused before the body is read: a caller without a mesh identity learns nothing.
-  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
-  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  if (action === 'register') {
-    const req = accepted(checkRegistration(b, cp.registrationPolicy()), role);
-    const inst = cp.registry.register(req);
+  const call = checkedRegistryCall(cp, role, action, body);
+  if (call.action === 'register') {
+    const inst = cp.registry.register(call.req);
     log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs });
     return { id: inst.id, ttl_ms: inst.ttlMs };
   }
+  if (call.action === 'heartbeat') return { id: cp.registry.heartbeat(call.id, call.service).id };
+  return { deregistered: cp.registry.deregister(call.id, call.service) };
+}
+
+/** The same, for replicas on PostgreSQL: written to the shared registry (src/store/shared-registry.ts) first. */
+export async function sharedRegistryAction(cp: ControlPlane, shared: SharedRegistry, role: Role, action: string, body: unknown, log: Logger): Promise<unknown> {
+  const call = checkedRegistryCall(cp, role, action, body);
+  if (call.action === 'register') {
+    const reason = cp.governance(call.req);
+    if (reason) throw new RegistryError(403, reason);
+    const inst = await shared.register(call.req);
+    log.log('info', 'registered', { id: inst.id, version: inst.version, ttl_ms: inst.ttlMs, shared: true });
+    return { id: inst.id, ttl_ms: inst.ttlMs };
+  }
+  if (call.action === 'heartbeat') return { id: (await shared.heartbeat(call.id, call.service)).id };
+  return { deregistered: await shared.deregister(call.id, call.service) };
+}
+
+type RegistryCall = { action: 'register'; req: RegistrationRequest } | { action: 'heartbeat' | 'deregister'; service: string; id: string };
+
+/** Every check of a registry call that needs no state: role, body fields, the caller's own identity. */
+function checkedRegistryCall(cp: ControlPlane, role: Role, action: string, body: unknown): RegistryCall {
+  // Refused before the body is read: a caller without a mesh identity learns nothing.
+  if (role.kind === 'none') throw new HttpError(403, 'refused: the registry needs a mesh identity (spiffe://<trust-domain>/svc/<name>)');
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  if (action === 'register') return { action, req: accepted(checkRegistration(b, cp.registrationPolicy()), role) };
   const { service, id } = accepted(checkInstanceRef(b), role);
-  if (action === 'heartbeat') return { id: cp.registry.heartbeat(id, service).id };
-  return { deregistered: cp.registry.deregister(id, service) };
+  return { action: action === 'heartbeat' ? 'heartbeat' : 'deregister', service, id };
 }
 
 /** A checked body, or the HTTP error for it: 400 with its code, or 403 for another service's identity. */

@@ -1,10 +1,11 @@
 /**
  * The control plane's state machine: applied sources -> lint + compile +
  * validate -> snapshots (with registry endpoints and PKI secrets) -> cache.
- * An apply that fails any step changes nothing. The last good sources are
- * persisted atomically in the store folder, so a restart serves the very same
- * versions (they are hashes of deterministic bytes) and reconnecting nodes
- * receive nothing new.
+ * An apply that fails any step changes nothing. Recording accepted applies
+ * is the store's job (src/store: a folder, or PostgreSQL shared by replicas,
+ * driven by src/store/replica.ts); a restart, or another replica, serves the
+ * very same versions (they are hashes of deterministic bytes) and
+ * reconnecting nodes receive nothing new.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -36,12 +37,17 @@ export interface ApplyResult {
   readonly ok: boolean;
   readonly diagnostics: readonly Diagnostic[];
   readonly revision?: string;
+  /** The store's sequence number of this revision (the global order of applies across replicas). */
+  readonly seq?: number;
+  /** Set when a later revision (this seq) was already served: this one was recorded but superseded. */
+  readonly supersededBy?: number;
   readonly changedNodes?: readonly string[];
   /** The snapshot versions every changed node must ACK: node -> kind -> version. */
   readonly expected?: Record<string, Record<string, string>>;
 }
 
-const STATE_FILE = 'applied.json';
+/** How many (type, version) pairs served by earlier revisions a replica remembers (see knowsVersion). */
+const KNOWN_VERSIONS_MAX = 200_000;
 /** The resource types registered instances feed (EDS, and proxyless server listeners, A36). */
 const LIVE_KINDS = ['endpoints', 'listeners'] as const;
 const SOURCE_PATTERN = /^(mesh\.ya?ml|mesh_policies\.ya?ml|services\/[A-Za-z0-9._-]+\.ya?ml)$/;
@@ -62,10 +68,15 @@ export class ControlPlane {
   private callers = new Map<string, Set<string>>();
   revision?: string;
   sources?: MeshSources;
+  /** The store's sequence number of the installed revision (0: none, or applied without a store). */
+  seq = 0;
+  /** Every type version this process has built, newest last: a node presenting one we never built may be ahead of us. */
+  private readonly knownVersions = new Set<string>();
+  /** Set when the store could not be read at start (MESH113; serve prints it). */
+  storeProblem?: string;
 
   constructor(
     private readonly opts: {
-      readonly storeDir?: string;
       readonly secrets?: SecretSource;
       readonly log: Logger;
       /**
@@ -105,11 +116,37 @@ export class ControlPlane {
     return this.opts.trustDomain ?? this.model?.settings.trustDomain;
   }
 
-  /** lint + compile + validate + snapshot; all or nothing. */
-  apply(sources: MeshSources, displayDir = 'mesh'): ApplyResult {
+  /** lint + compile + validate + snapshot; all or nothing. `seq`: the store's number for this revision. */
+  apply(sources: MeshSources, displayDir = 'mesh', seq?: number): ApplyResult {
+    const prepared = this.prepareApply(sources, displayDir);
+    if (!prepared.ok) return prepared;
+    return this.installPrepared(prepared, sources, seq);
+  }
+
+  /** The checks of an apply, changing nothing: a replica records the revision in its store between this and installPrepared. */
+  prepareApply(sources: MeshSources, displayDir = 'mesh'): Prepared | { ok: false; diagnostics: Diagnostic[] } {
     const prepared = this.prepare(sources, displayDir);
-    if (!prepared.ok) return { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
-    return this.install(prepared, sources);
+    return prepared.ok ? prepared : { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
+  }
+
+  /** Whether this process ever built `version` of `kind` (bounded memory: the oldest are forgotten first). */
+  knowsVersion(kind: string, version: string): boolean {
+    return this.knownVersions.has(`${kind}\0${version}`);
+  }
+
+  private remember(snaps: Iterable<NodeSnapshot>): void {
+    for (const s of snaps) {
+      for (const [k, t] of Object.entries(s.types)) {
+        const key = `${k}\0${t.version}`;
+        // Re-inserted at the end: a version still served is the last to be forgotten.
+        this.knownVersions.delete(key);
+        this.knownVersions.add(key);
+      }
+    }
+    for (const key of this.knownVersions) {
+      if (this.knownVersions.size <= KNOWN_VERSIONS_MAX) break;
+      this.knownVersions.delete(key);
+    }
   }
 
   /** What an apply would change, per node and type, without changing anything (`mesh apply --dry-run`). */
@@ -174,7 +211,7 @@ export class ControlPlane {
     return { ok: true, model, compiled, snaps, diagnostics: diags };
   }
 
-  private install(p: Prepared, sources: MeshSources): ApplyResult {
+  installPrepared(p: Prepared, sources: MeshSources, seq?: number): ApplyResult {
     this.encoder.retain();
     this.current.clear();
     this.validation.retain();
@@ -185,20 +222,21 @@ export class ControlPlane {
     this.callers = callersIndex(p.compiled);
     this.sources = sources;
     this.revision = revisionOf(sources);
+    this.seq = seq ?? this.seq;
+    this.remember(p.snaps.values());
     this.registry.setGovernance((r) => this.governance(r));
     const changed = this.cache.replaceAll(p.snaps);
     // After the new snapshots are in: pruning notifies onRegistryChange, which refreshes the cached
     // snapshots, and must not refresh the old mesh's. p.snaps already left the pruned instances out.
     this.registry.prune((i) => this.governance(i) === undefined);
-    this.persist();
     const expected: Record<string, Record<string, string>> = {};
     for (const id of changed) {
       const s = p.snaps.get(id);
       if (s) expected[id] = Object.fromEntries(Object.entries(s.types).map(([k, t]) => [k, t.version]));
     }
-    this.opts.log.log('info', 'applied', { revision: this.revision, nodes: p.snaps.size, changed });
+    this.opts.log.log('info', 'applied', { revision: this.revision, seq: this.seq, nodes: p.snaps.size, changed });
     for (const l of this.installListeners) l(p.model);
-    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, changedNodes: changed, expected };
+    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, expected };
   }
 
   /** Per node and type: current, ACKed and pending versions, last NACK (`mesh status`, `apply --wait`). */
@@ -233,7 +271,7 @@ export class ControlPlane {
         types,
       };
     });
-    return { revision: this.revision ?? null, generation: this.cache.generation, nodes };
+    return { revision: this.revision ?? null, ...(this.seq > 0 ? { seq: this.seq } : {}), generation: this.cache.generation, nodes };
   }
 
   /** Encodings the control plane holds: bounded by the resources it serves, whatever the registry churn. */
@@ -280,6 +318,7 @@ export class ControlPlane {
       for (const p of problems) this.opts.log.log('error', 'snapshot not served', { node: p.node, type: p.kind, message: p.message });
     }
     const changed = this.cache.update(snaps);
+    this.remember(snaps.values());
     this.opts.log.log('info', 'endpoints changed', { services: [...services].sort(), nodes: changed });
   }
 
@@ -291,7 +330,9 @@ export class ControlPlane {
   refreshSecrets(): string[] {
     if (!this.compiled || !this.opts.secrets) return [];
     const all = new Set(this.compiled.nodes.map((n) => n.id));
-    const changed = this.cache.update(buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder));
+    const rebuilt = buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder);
+    const changed = this.cache.update(rebuilt);
+    this.remember(rebuilt.values());
     // Every node was just prepared: the generation now holds exactly what is served, so
     // encodings of certificates (and endpoint sets) that are gone can go too.
     this.encoder.retain();
@@ -310,52 +351,6 @@ export class ControlPlane {
     }
     return out;
   }
-
-  private persist(): void {
-    if (!this.opts.storeDir || !this.sources) return;
-    fs.mkdirSync(this.opts.storeDir, { recursive: true, mode: 0o700 });
-    const file = path.join(this.opts.storeDir, STATE_FILE);
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify({ revision: this.revision, sources: sortKeys(this.sources) }, null, 2) + '\n', { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  }
-
-  /**
-   * Loads the last applied sources from the store, if any. A store that cannot
-   * be read (empty, corrupt, not what persist() writes) is moved aside, kept
-   * for a look, and reported (MESH113); the caller then serves the mesh
-   * directory. Never throws for a bad store.
-   */
-  restore(): ApplyResult | undefined {
-    if (!this.opts.storeDir) return undefined;
-    const file = path.join(this.opts.storeDir, STATE_FILE);
-    if (!fs.existsSync(file)) return undefined;
-    let sources: MeshSources | undefined;
-    let why = '';
-    try {
-      const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { sources?: unknown } | null;
-      const s = state && typeof state === 'object' ? state.sources : undefined;
-      if (s && typeof s === 'object' && !Array.isArray(s) && Object.values(s).every((t) => typeof t === 'string')) sources = s as MeshSources;
-      else why = 'it does not hold {"sources": {"<path>": "<text>"}}';
-    } catch (err) {
-      why = err instanceof SyntaxError ? `it is not JSON (${err.message})` : `it cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
-    }
-    if (sources) return this.apply(sources, 'store');
-    const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    let kept = '';
-    try {
-      fs.renameSync(file, aside);
-      kept = `; kept as ${aside}`;
-    } catch {
-      kept = '; it could not be moved aside';
-    }
-    this.opts.log.log('error', 'MESH113: the store of the last applied mesh is unreadable; serving the mesh directory', { file, why: `${why}${kept}` });
-    this.storeProblem = `MESH113: ${file} is unreadable: ${why}${kept}`;
-    return undefined;
-  }
-
-  /** Set when restore() found the store unreadable (serve prints it). */
-  storeProblem?: string;
 
   /** Diagnostics for a client: absolute paths of this machine become the names the mesh uses for them. */
   private scrub(diags: readonly Diagnostic[]): Diagnostic[] {
@@ -382,7 +377,7 @@ function governanceOf(declared: ReadonlyMap<string, readonly string[]>, r: Regis
   return undefined;
 }
 
-interface Prepared {
+export interface Prepared {
   readonly ok: true;
   readonly model: MeshModel;
   readonly compiled: CompileResult;
@@ -399,6 +394,8 @@ export interface PlanResult {
 
 export interface StatusReport {
   readonly revision: string | null;
+  /** The store's sequence number of the served revision. */
+  readonly seq?: number;
   readonly generation: number;
   readonly nodes: Array<{
     node: string;
@@ -416,10 +413,6 @@ export function revisionOf(sources: MeshSources): string {
   const h = createHash('sha256');
   for (const k of Object.keys(sources).sort()) h.update(k).update('\0').update(sources[k]!).update('\0');
   return h.digest('hex').slice(0, 12);
-}
-
-function sortKeys(o: MeshSources): MeshSources {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]!]));
 }
 
 /**

@@ -26,6 +26,9 @@ export class Metrics {
   /** Filled in at render time by the server. */
   gauges: () => { streamsByType: Record<string, number>; streams: number; registry: number; nodes: number } = () => ({ streamsByType: {}, streams: 0, registry: 0, nodes: 0 });
 
+  /** The store (mesh serve --store): up or not, and the seq of the served revision. */
+  store?: () => { kind: string; up: boolean; seq: number };
+
   render(): string {
     const g = this.gauges();
     const lines: string[] = [];
@@ -43,6 +46,11 @@ export class Metrics {
     metric('hms_xds_stale_nonces_total', 'counter', 'Requests ignored for a stale nonce.', [['', this.staleNonces]]);
     metric('hms_xds_stream_errors_total', 'counter', 'Streams closed for a protocol or authorization error.', [['', this.streamErrors]]);
     metric('hms_registry_instances', 'gauge', 'Registered service instances.', [['', g.registry]]);
+    const st = this.store?.();
+    if (st) {
+      metric('hms_store_up', 'gauge', 'Whether the store of applies and registrations is reachable (0: degraded, serving the last good snapshot).', [[`{kind="${st.kind}"}`, st.up ? 1 : 0]]);
+      metric('hms_store_revision_seq', 'gauge', 'Store sequence number of the revision served.', [['', st.seq]]);
+    }
     lines.push('# HELP hms_xds_push_to_ack_ms Time from sending a response to its ACK.', '# TYPE hms_xds_push_to_ack_ms histogram');
     LATENCY_BUCKETS_MS.forEach((b, i) => lines.push(`hms_xds_push_to_ack_ms_bucket{le="${b}"} ${this.pushToAck.counts[i]}`));
     lines.push(`hms_xds_push_to_ack_ms_bucket{le="+Inf"} ${this.pushToAck.count}`);

@@ -59,6 +59,8 @@ export class Registry {
   private readonly byService = new Map<string, Map<string, Instance>>();
   private readonly views = new Map<string, ServiceView>();
   private timer?: NodeJS.Timeout;
+  /** Expiry is decided elsewhere (the shared store's clock, src/store/shared-registry.ts): no local timer. */
+  private expiresExternally = false;
 
   constructor(
     private readonly onChange: (services: ReadonlySet<string>) => void,
@@ -69,6 +71,42 @@ export class Registry {
 
   setGovernance(g: Governance): void {
     this.governance = g;
+  }
+
+  /**
+   * Replicas on a shared store: instances are mirrored from the database and
+   * expire there (by the database's clock, whichever replica took the
+   * heartbeats), never by this process's timer.
+   */
+  expireExternally(): void {
+    this.expiresExternally = true;
+    this.close();
+  }
+
+  /**
+   * One service's instances, as the shared store has them now: replaces what
+   * this process holds for it, and notifies only if the endpoints changed.
+   */
+  replaceService(service: string, next: readonly Instance[]): void {
+    const own = this.byService.get(service) ?? new Map<string, Instance>();
+    const same = own.size === next.length && next.every((i) => {
+      const o = own.get(i.id);
+      return o !== undefined && o.version === i.version && o.address === i.address && o.port === i.port;
+    });
+    for (const inst of own.values()) if (!same) this.remove(inst);
+    for (const inst of next) {
+      const o = own.get(inst.id);
+      if (same && o) o.expiresAt = inst.expiresAt;
+      else this.put(inst);
+    }
+    if (same) return;
+    this.views.delete(service);
+    this.onChange(new Set([service]));
+  }
+
+  /** The services that have instances here. */
+  services(): string[] {
+    return [...this.byService.keys()].sort();
   }
 
   register(req: RegistrationRequest): Instance {
@@ -162,7 +200,7 @@ export class Registry {
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.expiresExternally) return;
     this.timer = setInterval(() => this.expire(), 100);
     this.timer.unref();
   }

@@ -20,12 +20,17 @@ import { DEFAULT_STORE_LIMITS, type StoreLimits } from '../tap/store';
 import { EventBus, setEventBus } from '../events/bus';
 import { RecordEvents } from '../events/derive';
 import { wireEvents } from '../events/wire';
+import { openStore } from '../store/open';
+import { Replica } from '../store/replica';
+import { FolderStore } from '../store/folder-store';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
   readonly meshDir?: string;
-  /** Where the last applied sources are persisted (restart serves the same versions). */
+  /** Where the last applied sources are persisted (restart serves the same versions): a folder. */
   readonly storeDir?: string;
+  /** A store given as `mesh serve --store` takes it: a folder, or postgres://... shared by replicas (wins over storeDir). */
+  readonly store?: string;
   /** PKI store: the control plane's own certificate and the nodes' SDS secrets. */
   readonly pkiDir?: string;
   readonly host: string;
@@ -37,6 +42,8 @@ export interface ServeOptions {
   readonly log: Logger;
   /** ControlPlane.identifier in responses. */
   readonly identifier?: string;
+  /** How often a postgres store is probed for the database's health and missed applies (default 500 ms). */
+  readonly storeProbeMs?: number;
   /** How often the PKI store is checked for rotated certificates (default 2 s; 0 turns it off). */
   readonly pkiPollMs?: number;
   /** Caps of the access-log tap's store (default DEFAULT_STORE_LIMITS). */
@@ -51,6 +58,8 @@ export interface RunningControlPlane {
   readonly events: EventBus;
   readonly ports: { readonly xds: number; readonly admin: number; readonly proxyless?: number };
   readonly startup?: ApplyResult;
+  /** Records applies in the store and installs other replicas' (absent without a store). */
+  readonly replica?: Replica;
   stop(): Promise<void>;
 }
 
@@ -74,6 +83,14 @@ function controlPlaneTls(pkiDir: string): TlsMaterial {
   return { caPem: creds.trustBundlePem, certPem: creds.chainPem, keyPem: creds.keyPem };
 }
 
+/** A store that cannot be opened at start is a user error with a code, not a stack trace. */
+function storeStartError(err: unknown, location: string | undefined): Error {
+  if (err instanceof UserError) return err;
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'MESH202') return new UserError('MESH202', e.message ?? String(err));
+  return new UserError('MESH201', `the store at ${location ?? '?'} cannot be opened: ${e?.message || e?.code || String(err)}`);
+}
+
 export async function startControlPlane(opts: ServeOptions): Promise<RunningControlPlane> {
   const havePki = opts.pkiDir !== undefined && fs.existsSync(path.join(opts.pkiDir, 'trust-bundle.pem'));
   if (!opts.insecure && !havePki) {
@@ -84,32 +101,44 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const trustDomain = tls ? trustDomainOfCert(tls.certPem) : undefined;
   const pathNames: [string, string][] = [];
   if (opts.pkiDir) pathNames.push([path.resolve(opts.pkiDir), 'pki']);
-  if (opts.storeDir) pathNames.push([path.resolve(opts.storeDir), 'store']);
+  const store = openStore(opts.store ?? opts.storeDir, opts.log, opts.storeProbeMs);
+  if (store?.kind === 'folder') pathNames.push([path.resolve(store.location), 'store']);
   const cp = new ControlPlane({
-    ...(opts.storeDir ? { storeDir: opts.storeDir } : {}),
     ...(havePki ? { secrets: pkiSecretSource(opts.pkiDir!) } : {}),
     ...(trustDomain ? { trustDomain } : {}),
     pathNames,
     log: opts.log,
   });
-  let startup = cp.restore();
-  if (startup) opts.log.log('info', 'restored the last applied mesh from the store', { store: opts.storeDir, revision: cp.revision, ok: startup.ok });
-  if ((!startup || !startup.ok) && opts.meshDir) startup = cp.apply(readMeshSources(opts.meshDir), opts.meshDir);
+  const replica = store ? new Replica(cp, store, opts.log) : undefined;
+  let startup: ApplyResult | undefined;
+  try {
+    startup = replica ? await replica.start(opts.meshDir) : opts.meshDir ? cp.apply(readMeshSources(opts.meshDir), opts.meshDir) : undefined;
+  } catch (err) {
+    cp.close();
+    await store?.close();
+    throw storeStartError(err, store?.location);
+  }
+  if (store instanceof FolderStore && store.problem) cp.storeProblem = store.problem;
   if (startup && !startup.ok) {
     cp.close();
+    await replica?.close();
     const first = startup.diagnostics.find((d) => d.severity === 'error');
     throw new UserError('MESH099', `the mesh cannot be served: ${first ? `${first.file}:${first.line}:${first.col}: ${first.code}: ${first.message}` : 'unknown error'}`);
   }
+  cp.metrics.store = store ? () => ({ kind: store.kind, up: store.health().ok, seq: cp.seq }) : undefined;
+  const holdUnknownVersion = replica ? (kind: string, version: string) => replica.holdUnknownVersion(kind, version) : undefined;
   const tap = new Tap(opts.log, opts.tapLimits ?? DEFAULT_STORE_LIMITS);
   const events = new EventBus(`/hms-svc/${cp.meshName ?? 'mesh'}`);
   const derived = new RecordEvents(events);
   tap.store.onRecord((r) => derived.observe(r));
   setEventBus(events);
-  const unwireEvents = wireEvents(cp, events, { ...(opts.storeDir ? { storeDir: opts.storeDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
+  // The events' spool and file sinks live in the store folder; a database store has none (spooled under the temp folder).
+  const eventsDir = store?.kind === 'folder' ? store.location : opts.storeDir;
+  const unwireEvents = wireEvents(cp, events, { ...(eventsDir ? { storeDir: eventsDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
   const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
-  const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain });
+  const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain, ...(holdUnknownVersion ? { holdUnknownVersion } : {}) });
   await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als] });
-  const admin = new AdminServer(cp, opts.log, { tap, events });
+  const admin = new AdminServer(cp, opts.log, { tap, events }, replica);
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
   const pollMs = opts.pkiPollMs ?? DEFAULT_PKI_POLL_MS;
@@ -123,9 +152,11 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     events,
     ports,
     ...(startup ? { startup } : {}),
+    ...(replica ? { replica } : {}),
     async stop() {
       pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
+      await replica?.close();
       unwireEvents();
       events.close();
       setEventBus(undefined);

@@ -53,6 +53,8 @@ export interface XdsDeps {
   readonly identifier: string;
   /** The applied mesh's trust domain (read per stream: an apply may change it). */
   readonly trustDomain: () => string | undefined;
+  /** See StreamDeps.holdUnknownVersion (replicas on a shared store). */
+  readonly holdUnknownVersion?: StreamDeps['holdUnknownVersion'];
 }
 
 function decoder<T>(typeName: string): (buf: Buffer) => T {

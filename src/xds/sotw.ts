@@ -38,6 +38,8 @@ interface TypeState {
   named?: boolean;
   /** endpoints only: the number of CDS responses sent on this stream when this type was last sent. */
   clustersSentAtSend?: number;
+  /** Waiting for this replica to catch up before answering (see StreamDeps.holdUnknownVersion). */
+  held?: boolean;
 }
 
 export class SotwStream extends StreamBase {
@@ -86,6 +88,8 @@ export class SotwStream extends StreamBase {
       this.deps.status.acked(node, kind, current);
       return;
     }
+    if (nonce === '' && !answeredBefore && req.version_info && this.hold(node, kind, st, req.version_info)) return;
+    if (st.held) return;
     if (st.sentVersion !== current || subscriptionGrew(st) || this.needsWarmingAnswer(kind, st)) this.send(kind, st, snap);
     else forgetDropped(st);
   }
@@ -101,10 +105,39 @@ export class SotwStream extends StreamBase {
     st.names = new Set(names.filter((n) => n !== '*'));
   }
 
+  /**
+   * A reconnecting node announces a version we never built: it may come from
+   * a replica ahead of us. Answer only once we have caught up with the store;
+   * until then the node keeps what it has. Returns true when held.
+   */
+  private hold(node: string, kind: ResourceKind, st: TypeState, version: string): boolean {
+    const wait = this.deps.holdUnknownVersion?.(kind, version);
+    if (!wait) return false;
+    st.held = true;
+    this.deps.log.log('info', 'node has a version this replica never built: catching up before answering', { node, type: kind, version });
+    wait.then(
+      () => this.safely(() => {
+        st.held = false;
+        const snap = this.deps.cache.get(node);
+        if (!snap) return;
+        const current = snap.types[kind].version;
+        if (version === current) {
+          // Caught up to exactly what the node has: nothing to send.
+          st.sentVersion = current;
+          st.sentWildcard = st.wildcard;
+          st.sentNames = new Set(st.names);
+          this.deps.status.acked(node, kind, current);
+        } else if (st.sentVersion !== current) this.send(kind, st, snap);
+      }),
+      () => undefined,
+    );
+    return true;
+  }
+
   protected onSnapshot(snap: NodeSnapshot): void {
     for (const kind of PUSH_ORDER) {
       const st = this.types.get(kind);
-      if (st && st.sentVersion !== snap.types[kind].version) this.send(kind, st, snap);
+      if (st && !st.held && st.sentVersion !== snap.types[kind].version) this.send(kind, st, snap);
     }
   }
 

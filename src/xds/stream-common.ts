@@ -44,6 +44,14 @@ export interface StreamDeps {
    * process cannot read a sidecar's config or post NACKs in its name).
    */
   readonly envoyNeedsMtls?: boolean;
+  /**
+   * Replicas on a shared store: a node reconnecting with a version this
+   * replica never built may have it from a replica that is ahead. Returns a
+   * promise settled when this replica has caught up with the store (answer
+   * then), or undefined to answer now. Never serving a node an older
+   * revision than it has is what keeps a node from flapping between replicas.
+   */
+  readonly holdUnknownVersion?: (kind: ResourceKind, version: string) => Promise<void> | undefined;
 }
 
 let streamCounter = 0;
