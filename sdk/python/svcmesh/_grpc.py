@@ -52,11 +52,12 @@ def prepare_bootstrap(member: Member) -> str:
 def grpc_channel(member: Member, callee: str) -> Any:
     try:
         import grpc  # type: ignore[import-untyped]
+        import grpc.experimental  # type: ignore[import-untyped]  # noqa: F401 (insecure fallback: the mesh always sends TLS)
     except ImportError:
         raise MeshSdkError(f"{callee} is a gRPC service: install grpcio (pip install 'svcmesh[grpc]')") from None
     if member.protocol == "http":
         # Through the sidecar, which does mTLS and discovery; the callee is named by :authority.
         return grpc.insecure_channel(f"127.0.0.1:{member.outbound_port}", options=[("grpc.default_authority", callee)])
     prepare_bootstrap(member)
-    creds = grpc.xds_channel_credentials(fallback_credentials=grpc.insecure_channel_credentials())
+    creds = grpc.xds_channel_credentials(fallback_credentials=grpc.experimental.insecure_channel_credentials())
     return grpc.secure_channel(f"xds:///{callee}", creds)

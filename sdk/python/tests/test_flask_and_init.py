@@ -1,4 +1,5 @@
 import json
+import os
 
 import flask
 import pytest
@@ -48,3 +49,25 @@ def test_undeclared_callee_is_refused_before_sending(tmp_path, sidecar, monkeypa
         svcmesh.client("public-docs")
     assert sidecar.requests == []
     assert svcmesh.client("grant-pay") is svcmesh.client("grant-pay")
+
+
+def test_grpc_callee_gets_an_xds_channel_with_the_compiled_bootstrap(tmp_path, monkeypatch):
+    import grpc
+
+    from svcmesh import _grpc
+
+    boot = tmp_path / "out" / "impact-calc" / "bootstrap.json"
+    boot.parent.mkdir(parents=True)
+    boot.write_text(json.dumps({"node": {"id": "impact-calc"}, "certificate_providers": {"mesh": {"config": {"certificate_file": "pki/svc/impact-calc/chain.pem"}}}}))
+    monkeypatch.delenv("GRPC_XDS_BOOTSTRAP", raising=False)
+    monkeypatch.delenv("GRPC_XDS_BOOTSTRAP_CONFIG", raising=False)
+    monkeypatch.setenv("HMS_MESH_DIR", str(tmp_path))
+    m = parse_handover(handover(tmp_path, protocol="grpc", grpc_bootstrap=str(boot)), "test")
+    ch = _grpc.grpc_channel(m, "ledger")
+    assert isinstance(ch, grpc.Channel)
+    ch.close()
+    cfg = json.loads(os.environ["GRPC_XDS_BOOTSTRAP_CONFIG"])
+    assert cfg["certificate_providers"]["mesh"]["config"]["certificate_file"] == str(tmp_path / "pki/svc/impact-calc/chain.pem")
+    monkeypatch.setenv("GRPC_XDS_BOOTSTRAP_CONFIG", json.dumps({"node": {"id": "other"}}))
+    with pytest.raises(svcmesh.MeshSdkError, match='for node "other"'):
+        _grpc.prepare_bootstrap(m)
