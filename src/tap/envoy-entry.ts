@@ -11,10 +11,15 @@ const num = (v: unknown): number => (v === undefined || v === null ? 0 : typeof 
 const ms = (d: Msg): number => (d ? num(d.seconds) * 1000 + Math.round(num(d.nanos) / 1e6) : 0);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+const FLAG_FIELDS: ReadonlyArray<readonly [string, string]> = Object.entries(RESPONSE_FLAGS).map(([field, [short]]) => [field, short] as const);
+const NO_FLAGS: string[] = [];
+
 function flagsOf(f: Msg): string[] {
-  if (!f) return [];
-  const out: string[] = [];
-  for (const [field, [short]] of Object.entries(RESPONSE_FLAGS)) if (f[field] === true) out.push(short);
+  if (!f) return NO_FLAGS;
+  let out: string[] | undefined;
+  for (let i = 0; i < FLAG_FIELDS.length; i++) if (f[FLAG_FIELDS[i]![0]] === true) (out ??= []).push(FLAG_FIELDS[i]![1]);
+  if (!out && !f.unauthorized_details) return NO_FLAGS;
+  out ??= [];
   // unauthorized_details is set by the external authorization filters (UAEX); RBAC sets no flag.
   if (f.unauthorized_details) out.push('UAEX');
   return out.sort();
@@ -49,7 +54,8 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
   const caller = direction === 'inbound' ? peerUriSan(common) : sender.spiffeId;
   const durationMs = common?.duration ? ms(common.duration as Msg) : ms(common?.time_to_last_downstream_tx_byte as Msg);
   const code = res?.response_code as Msg;
-  const r = {
+  const r: Omit<TapRecord, 'seq' | 'size'> & { size: number } = {
+    size: 0,
     node: sender.node,
     direction,
     traceId: str(req?.request_id),
@@ -66,7 +72,8 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
     callee,
     details: str(res?.response_code_details),
   };
-  return { ...r, size: recordSize(r) };
+  r.size = recordSize(r);
+  return r;
 }
 
 /** envoy.config.core.v3.RequestMethod, by number (decoded enums are numbers). */
