@@ -86,6 +86,8 @@ const entries: CodeInfo[] = [
   { code: 'MESH171', severity: 'warning', title: 'route can never match (an earlier route matches every request it does)' },
   { code: 'MESH172', severity: 'error', title: 'route name reserved or used twice for one callee' },
   { code: 'MESH173', severity: 'warning', title: 'fault injection is on' },
+  { code: 'MESH180', severity: 'error', title: 'external system named like a service' },
+  { code: 'MESH182', severity: 'error', title: 'policy that does not apply to an external system' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -13,6 +13,7 @@
  */
 import type { FaultIR, NodeIR, RetryIR, RouteIR, RouteMatchIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
+import { externalVirtualHost } from './external';
 import { TYPE, duration, type JsonObject } from './proto-json';
 import { FAULT_FILTER_NAME, faultPerRoute, LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
 
@@ -29,7 +30,10 @@ function envoyOutboundRouteConfiguration(node: NodeIR): JsonObject {
     '@type': TYPE.routeConfiguration,
     name: OUTBOUND_ROUTE_CONFIG,
     // Virtual hosts are matched by domain, not by position: sorted for stable output.
-    virtual_hosts: node.outbound.virtualHosts.map(envoyVirtualHost),
+    virtual_hosts: [
+      ...node.outbound.virtualHosts.map(envoyVirtualHost),
+      ...(node.outbound.externals ?? []).map((e) => externalVirtualHost(e, (x) => (x.retry ? envoyRetryPolicy(x.retry) : undefined))),
+    ],
     // Every response to the app carries the trace id (the request id the HCM generated or kept).
     response_headers_to_add: [
       { header: { key: TRACE_HEADER, value: '%REQ(x-request-id)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },

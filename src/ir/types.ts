@@ -110,6 +110,30 @@ export interface OutboundIR {
   readonly port?: number;
   /** One per allowed callee, sorted by name. */
   readonly virtualHosts: readonly VirtualHostIR[];
+  /** Envoy only: allowed calls to external systems, sorted by name; absent when none. */
+  readonly externals?: readonly ExternalUpstreamIR[];
+}
+
+/** A call to an external system: a virtual host and a TLS-originating cluster of its own. */
+export interface ExternalUpstreamIR {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Connect here instead of resolving host. */
+  readonly address?: string;
+  /** Host values the app may send; sorted. */
+  readonly domains: readonly string[];
+  readonly clusterName: string;
+  readonly sni: string;
+  readonly subjectAltNames: readonly string[];
+  /** As the node reads it (relative to its working directory, the mesh directory). */
+  readonly caFile: string;
+  readonly retry?: RetryIR;
+  readonly timeoutMs: Valued<number>;
+  readonly connectTimeoutMs: Valued<number>;
+  readonly callPos: SourcePos;
+  /** The `externals.<name>` declaration. */
+  readonly pos: SourcePos;
 }
 
 export interface VirtualHostIR {

@@ -6,6 +6,7 @@
 import type {
   AccessIR,
   BootstrapIR,
+  ExternalUpstreamIR,
   IdentityIR,
   LimitsIR,
   LoadAssignmentIR,
@@ -36,6 +37,7 @@ export interface OutboundDraft {
   listenerName?: string;
   address?: string;
   port?: number;
+  externals?: ExternalUpstreamIR[];
 }
 
 export interface ClusterDraft {

@@ -29,7 +29,7 @@ type GapInput = Omit<PolicyGap, 'service'>;
 
 export function grpcGapsProcessor(ctx: TranslateContext, draft: NodeDraft): void {
   if (draft.kind !== 'grpc') return;
-  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft)];
+  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft), ...externalGaps(ctx, draft)];
   for (const up of draft.upstreams) gaps.push(...retryGaps(up), ...circuitBreakerGaps(up), ...routeGaps(up));
   draft.gaps = gaps
     .map((g) => ({ service: draft.service.name, ...g }))
@@ -139,4 +139,13 @@ function routeGaps(up: UpstreamDraft): GapInput[] {
     }
   }
   return gaps;
+}
+
+/** translate/externals.ts: a proxyless member's calls to external systems are not compiled. */
+function externalGaps(ctx: TranslateContext, draft: NodeDraft): GapInput[] {
+  const externals = new Set((ctx.model.externals ?? []).map((e) => e.name));
+  return draft.service.calls
+    .filter((c) => externals.has(c.target))
+    .map((c) => ({ target: c.target, policy: 'externals', subject: `the call to external system ${c.target}`, proposal: 'A29', pos: c.pos,
+      reason: 'gRPC\'s xDS TLS (certificate providers) trusts only the mesh CA and presents the mesh identity, so it cannot originate TLS to a system outside the mesh; the call is not compiled' }));
 }
