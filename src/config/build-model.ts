@@ -5,7 +5,7 @@
  */
 import type { SourcePos } from '../diag/diagnostic';
 import type {
-  AccessPolicy, CircuitBreakerPolicy, ExternalService, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
+  AccessPolicy, CircuitBreakerPolicy, ExternalService, GuardrailRule, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
   ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
 } from '../model/types';
 import { buildRoutes } from './build-routes';
@@ -189,8 +189,12 @@ function split(src: SourceFile | undefined, p: Obj | undefined, svc: string): Tr
   return { weights, pos: keyPos(src, ['traffic', svc, 'split']) };
 }
 
-export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[], externals?: ExternalService[]): MeshModel {
-  return { dir, displayDir, settings, services: [...services].sort(byName), policies, ...(externals && externals.length ? { externals: [...externals].sort(byName) } : {}) };
+export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[], externals?: ExternalService[], guardrails?: GuardrailRule[]): MeshModel {
+  return {
+    dir, displayDir, settings, services: [...services].sort(byName), policies,
+    ...(externals && externals.length ? { externals: [...externals].sort(byName) } : {}),
+    ...(guardrails && guardrails.length ? { guardrails: [...guardrails].sort(byName) } : {}),
+  };
 }
 
 export type { Provenance };

@@ -88,6 +88,8 @@ const entries: CodeInfo[] = [
   { code: 'MESH173', severity: 'warning', title: 'fault injection is on' },
   { code: 'MESH180', severity: 'error', title: 'external system named like a service' },
   { code: 'MESH182', severity: 'error', title: 'policy that does not apply to an external system' },
+  { code: 'MESH190', severity: 'error', title: 'guardrail inspects an unknown service' },
+  { code: 'MESH191', severity: 'error', title: 'guardrail names an unknown callee' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

@@ -280,7 +280,22 @@ const routes: Rule = ({ model }) => {
   return routeRules(model, serviceOf);
 };
 
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames];
+/** guardrails.<rule>.from and .to name services (or external systems, for to:) that exist. */
+const guardrailNames: Rule = ({ model }, { names }) => {
+  const externals = new Set((model.externals ?? []).map((e) => e.name));
+  const out: Diagnostic[] = [];
+  for (const g of model.guardrails ?? []) {
+    for (const s of g.from ?? []) {
+      if (!names.has(s)) out.push(diagAt(g.fieldPos.from ?? g.pos, 'error', 'MESH190', `guardrail "${g.name}" inspects requests from unknown service "${s}"${didYouMean(s, names)}`, { path: `guardrails.${g.name}.from` }));
+    }
+    for (const c of Array.isArray(g.to) ? g.to : []) {
+      if (!names.has(c) && !externals.has(c)) out.push(diagAt(g.fieldPos.to ?? g.pos, 'error', 'MESH191', `guardrail "${g.name}" names unknown callee "${c}" in to: (neither a service nor an external system)`, { path: `guardrails.${g.name}.to` }));
+    }
+  }
+  return out;
+};
+
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames, guardrailNames];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

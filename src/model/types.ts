@@ -235,6 +235,31 @@ export interface ExternalService {
   readonly fieldPos: Readonly<Record<string, SourcePos>>;
 }
 
+/** What a guardrail rule looks for (src/envoy/filters/guardrail.ts implements each). */
+export type GuardrailDetector = 'us_ssn' | 'card_number';
+
+/**
+ * `guardrails.<name>`: inspect requests leaving the `from` services (their
+ * sidecars) for `to` callees; a detected value refuses the request with 403
+ * before the callee sees it. A request the rule cannot inspect (body over
+ * `maxBodyBytes` or of unknown length) is refused (`fail: closed`) or let
+ * through uninspected (`fail: open`).
+ */
+export interface GuardrailRule {
+  readonly name: string;
+  /** Undefined: every service with a sidecar. Sorted. */
+  readonly from?: readonly string[];
+  /** 'any', 'external', or callee names (sorted). */
+  readonly to: 'any' | 'external' | readonly string[];
+  readonly detect: readonly GuardrailDetector[];
+  readonly inspectHeaders: boolean;
+  readonly inspectBody: boolean;
+  readonly maxBodyBytes: number;
+  readonly failClosed: boolean;
+  readonly pos: SourcePos;
+  readonly fieldPos: Readonly<Record<string, SourcePos>>;
+}
+
 export interface MeshModel {
   /** Absolute path of the mesh directory. */
   readonly dir: string;
@@ -247,6 +272,8 @@ export interface MeshModel {
   readonly policies: readonly ServicePolicies[];
   /** `externals:` of mesh_policies.yml, sorted by name; absent when none. */
   readonly externals?: readonly ExternalService[];
+  /** `guardrails:` of mesh_policies.yml, sorted by name; absent when none. */
+  readonly guardrails?: readonly GuardrailRule[];
 }
 
 export function spiffeId(trustDomain: string, service: string): string {

@@ -6,6 +6,7 @@
 import type {
   AccessIR,
   BootstrapIR,
+  CalleeGuardrailIR,
   ExternalUpstreamIR,
   IdentityIR,
   LimitsIR,
@@ -38,6 +39,7 @@ export interface OutboundDraft {
   address?: string;
   port?: number;
   externals?: ExternalUpstreamIR[];
+  guardrails?: CalleeGuardrailIR[];
 }
 
 export interface ClusterDraft {
