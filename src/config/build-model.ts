@@ -5,7 +5,7 @@
  */
 import type { SourcePos } from '../diag/diagnostic';
 import type {
-  AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
+  AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, ExternalService, GuardrailRule, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
   ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
 } from '../model/types';
 import { buildRoutes } from './build-routes';
@@ -131,11 +131,16 @@ class Resolver {
 const durationMs = (raw: unknown): number => parseDurationMs(raw as string)!;
 
 export function buildPolicies(src: SourceFile | undefined, services: readonly ServiceManifest[]): ServicePolicies[] {
+  // Unique names (a duplicate is MESH030); a Set, as indexOf here was quadratic in services.
+  return buildPoliciesFor(src, [...new Set(services.map((s) => s.name))]);
+}
+
+/** The policies keyed by each of `names` (services, or external systems: build-externals.ts). */
+export function buildPoliciesFor(src: SourceFile | undefined, names: readonly string[]): ServicePolicies[] {
   const v = (src?.value ?? {}) as Obj;
   const section = (name: string): Obj => (v[name] ?? {}) as Obj;
   const defaults = (v.defaults ?? {}) as Obj;
-  // Unique names (a duplicate is MESH030); a Set, as indexOf here was quadratic in services.
-  return [...new Set(services.map((s) => s.name))]
+  return [...names]
     .map((svc) => {
       const res = (kind: string): Resolver =>
         new Resolver(src, section(kind)[svc] as Obj | undefined, [kind, svc], defaults[kind] as Obj | undefined, ['defaults', kind]);
@@ -207,8 +212,12 @@ function split(src: SourceFile | undefined, p: Obj | undefined, svc: string): Tr
   return { weights, pos: keyPos(src, ['traffic', svc, 'split']) };
 }
 
-export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[]): MeshModel {
-  return { dir, displayDir, settings, services: [...services].sort(byName), policies };
+export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[], externals?: ExternalService[], guardrails?: GuardrailRule[]): MeshModel {
+  return {
+    dir, displayDir, settings, services: [...services].sort(byName), policies,
+    ...(externals && externals.length ? { externals: [...externals].sort(byName) } : {}),
+    ...(guardrails && guardrails.length ? { guardrails: [...guardrails].sort(byName) } : {}),
+  };
 }
 
 export type { Provenance };

@@ -102,6 +102,10 @@ const entries: CodeInfo[] = [
   { code: 'MESH203', severity: 'error', title: 'mesh rollback: no such revision in the store' },
   { code: 'MESH204', severity: 'error', title: 'history or rollback asked of a control plane without a store' },
   { code: 'MESH205', severity: 'error', title: 'mesh.yml store: is not a folder path or a postgres:// URL' },
+  { code: 'MESH180', severity: 'error', title: 'external system named like a service' },
+  { code: 'MESH182', severity: 'error', title: 'policy that does not apply to an external system' },
+  { code: 'MESH190', severity: 'error', title: 'guardrail inspects an unknown service' },
+  { code: 'MESH191', severity: 'error', title: 'guardrail names an unknown callee' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(entries.map((e) => [e.code, e]));

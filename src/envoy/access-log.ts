@@ -38,12 +38,12 @@ export function accessLogFields(direction: Direction, node: string): Record<stri
  * socket (as under Node's child_process, systemd or some supervisors) and needs
  * root when it is another user's pipe (containers): the listener is then NACKed.
  */
-export function stdoutAccessLog(direction: Direction, node: string): JsonObject {
+export function stdoutAccessLog(direction: Direction, node: string, extra: Readonly<Record<string, string>> = {}): JsonObject {
   return {
     name: 'envoy.access_loggers.stdout',
     typed_config: {
       '@type': TYPE.stdoutAccessLog,
-      log_format: { json_format: accessLogFields(direction, node) },
+      log_format: { json_format: { ...accessLogFields(direction, node), ...extra } },
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { LimitsIR, NodeIR, OutlierIR, UpstreamClusterIR } from '../ir/types';
 import { TYPE, adsConfigSource, duration, socketAddress, type JsonObject } from './proto-json';
+import { externalCluster } from './external';
 import { envoyUpstreamTls, grpcUpstreamTls } from './tls';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -11,7 +12,8 @@ const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOp
 export function buildClusters(node: NodeIR): JsonObject[] {
   const upstream = node.clusters.map((c) => upstreamCluster(node, c));
   const local = node.inbound.localCluster ? [localCluster(node)] : [];
-  return [...upstream, ...local];
+  const external = (node.outbound.externals ?? []).map(externalCluster);
+  return [...upstream, ...external, ...local];
 }
 
 function upstreamCluster(node: NodeIR, c: UpstreamClusterIR): JsonObject {

@@ -6,7 +6,7 @@
 import type { NodeIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG, XDS_CLUSTER } from '../translate/naming';
 import { grpcAccessLog, stdoutAccessLog } from './access-log';
-import { httpFilters, nodeInjectsFaults } from './filters';
+import { GUARDRAIL_METADATA, httpFilters, nodeHasGuardrails, nodeInjectsFaults } from './filters';
 import { hcmNetworkFilter, httpConnectionManager } from './hcm';
 import { TYPE, socketAddress, type JsonObject } from './proto-json';
 import { envoyDownstreamTls } from './tls';
@@ -62,7 +62,16 @@ function meshErrorReplies(node: NodeIR): JsonObject {
   });
   // FI (fault injected): only on nodes with a fault route, so other nodes compile as before.
   const faults = nodeInjectsFaults(node) ? [mapper('FI', 'fault-injected')] : [];
-  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route'), ...faults] };
+  // Guardrail: the only buffering filter here; its chunked body over Envoy's limit is the rule's refusal, not a 413.
+  const guardrail = nodeHasGuardrails(node) ? [{
+    filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 413, runtime_key: 'mesh.guardrail.buffer_overflow_status' } } } },
+    status_code: 403,
+    headers_to_add: [
+      { header: { key: MESH_ERROR_HEADER, value: 'guardrail' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      { header: { key: 'x-mesh-guardrail', value: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:pending)%` }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+    ],
+  }] : [];
+  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route'), ...faults, ...guardrail] };
 }
 
 export function buildOutboundListener(node: NodeIR): JsonObject {
@@ -77,7 +86,8 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
     extra: {
       codec_type: 'AUTO',
       // stdout for the app's operator and the lab; the gRPC stream for the control plane's tap (src/tap).
-      access_log: [stdoutAccessLog('outbound', node.id), grpcAccessLog('outbound', XDS_CLUSTER)],
+      // With guardrail rules: which rule refused the request (the tap's mesh.guardrail_blocked event; filters/guardrail.ts).
+      access_log: [stdoutAccessLog('outbound', node.id, nodeHasGuardrails(node) ? { guardrail_blocked: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:rule)%`, guardrail_reason: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:reason)%` } : {}), grpcAccessLog('outbound', XDS_CLUSTER)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
       local_reply_config: meshErrorReplies(node),

@@ -13,8 +13,9 @@
  */
 import type { FaultIR, NodeIR, RetryIR, RouteIR, RouteMatchIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
+import { externalVirtualHost } from './external';
 import { TYPE, duration, type JsonObject } from './proto-json';
-import { FAULT_FILTER_NAME, faultPerRoute, LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
+import { FAULT_FILTER_NAME, faultPerRoute, guardrailPerVirtualHost, LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
 
 /** Response header carrying the request id back to the calling app. */
 export const TRACE_HEADER = 'x-trace';
@@ -29,12 +30,21 @@ function envoyOutboundRouteConfiguration(node: NodeIR): JsonObject {
     '@type': TYPE.routeConfiguration,
     name: OUTBOUND_ROUTE_CONFIG,
     // Virtual hosts are matched by domain, not by position: sorted for stable output.
-    virtual_hosts: node.outbound.virtualHosts.map(envoyVirtualHost),
+    virtual_hosts: [
+      ...node.outbound.virtualHosts.map((vh) => withGuardrail(node, vh.service, envoyVirtualHost(vh))),
+      ...(node.outbound.externals ?? []).map((e) => withGuardrail(node, e.name, externalVirtualHost(e, (x) => (x.retry ? envoyRetryPolicy(x.retry) : undefined)))),
+    ],
     // Every response to the app carries the trace id (the request id the HCM generated or kept).
     response_headers_to_add: [
       { header: { key: TRACE_HEADER, value: '%REQ(x-request-id)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
     ],
   };
+}
+
+/** The guardrail's per-virtual-host script (filters/guardrail.ts); a node without rules is left as it was. */
+function withGuardrail(node: NodeIR, callee: string, vh: JsonObject): JsonObject {
+  const g = guardrailPerVirtualHost(node, callee);
+  return g ? { ...vh, typed_per_filter_config: g } : vh;
 }
 
 function grpcRouteConfiguration(vh: VirtualHostIR): JsonObject {

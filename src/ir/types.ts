@@ -110,6 +110,50 @@ export interface OutboundIR {
   readonly port?: number;
   /** One per allowed callee, sorted by name. */
   readonly virtualHosts: readonly VirtualHostIR[];
+  /** Envoy only: allowed calls to external systems, sorted by name; absent when none. */
+  readonly externals?: readonly ExternalUpstreamIR[];
+  /** Envoy only: the guardrail rules on calls to each callee, sorted by callee; absent when none. */
+  readonly guardrails?: readonly CalleeGuardrailIR[];
+}
+
+/** The guardrail rules that inspect this node's requests to one callee (a service or an external system). */
+export interface CalleeGuardrailIR {
+  readonly callee: string;
+  readonly external: boolean;
+  /** Sorted by name. */
+  readonly rules: readonly GuardrailIR[];
+}
+
+export interface GuardrailIR {
+  readonly name: string;
+  readonly detect: readonly ('us_ssn' | 'card_number')[];
+  readonly inspectHeaders: boolean;
+  readonly inspectBody: boolean;
+  readonly maxBodyBytes: number;
+  readonly failClosed: boolean;
+  readonly pos: SourcePos;
+}
+
+/** A call to an external system: a virtual host and a TLS-originating cluster of its own. */
+export interface ExternalUpstreamIR {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Connect here instead of resolving host. */
+  readonly address?: string;
+  /** Host values the app may send; sorted. */
+  readonly domains: readonly string[];
+  readonly clusterName: string;
+  readonly sni: string;
+  readonly subjectAltNames: readonly string[];
+  /** As the node reads it (relative to its working directory, the mesh directory). */
+  readonly caFile: string;
+  readonly retry?: RetryIR;
+  readonly timeoutMs: Valued<number>;
+  readonly connectTimeoutMs: Valued<number>;
+  readonly callPos: SourcePos;
+  /** The `externals.<name>` declaration. */
+  readonly pos: SourcePos;
 }
 
 export interface VirtualHostIR {

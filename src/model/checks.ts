@@ -119,6 +119,7 @@ const versions: Rule = ({ model }) => {
 };
 
 const calls: Rule = ({ model }, { names, policyOf }) => {
+  const externalOf = new Map((model.externals ?? []).map((e) => [e.name, e]));
   const out: Diagnostic[] = [];
   for (const s of model.services) {
     for (const c of s.calls) {
@@ -126,11 +127,12 @@ const calls: Rule = ({ model }, { names, policyOf }) => {
         out.push(diagAt(c.pos, 'warning', 'MESH035', `"${s.name}" calls itself through the mesh`));
         continue;
       }
-      if (!names.has(c.target)) {
+      const external = externalOf.get(c.target);
+      if (!names.has(c.target) && !external) {
         out.push(diagAt(c.pos, 'error', 'MESH040', `"${s.name}" calls unknown service "${c.target}"${didYouMean(c.target, names)}`));
         continue;
       }
-      const acc = policyOf.get(c.target)?.access;
+      const acc = (external?.policies ?? policyOf.get(c.target))?.access;
       if (acc && !acc.allow.some((r) => r.caller === s.name)) {
         out.push(diagAt(c.pos, 'error', 'MESH043', `"${s.name}" calls "${c.target}", but the access policy of "${c.target}" does not allow it (default deny)`, {
           hint: `add ${s.name} to access.${c.target}.allow in mesh_policies.yml, or remove the call`,
@@ -141,13 +143,30 @@ const calls: Rule = ({ model }, { names, policyOf }) => {
   return out;
 };
 
-const unknownPolicyTargets: Rule = ({ policyKeys }, { names }) =>
+/** Sections that mean something for an external system (the caller's side of the call). */
+const EXTERNAL_SECTIONS: ReadonlySet<string> = new Set(['access', 'retries', 'timeouts']);
+
+const unknownPolicyTargets: Rule = ({ model, policyKeys }, { names }) => {
+  const externals = new Set((model.externals ?? []).map((e) => e.name));
+  const misplaced = policyKeys
+    .filter((k) => externals.has(k.service) && !names.has(k.service) && !EXTERNAL_SECTIONS.has(k.section))
+    .map((k) => diagAt(k.pos, 'error', 'MESH182', `${k.section} policy for external system "${k.service}": only access, retries and timeouts apply to external systems`, { path: `${k.section}.${k.service}` }));
+  return [...misplaced, ...unknownTargets(policyKeys.filter((k) => !externals.has(k.service)), names)];
+};
+
+const unknownTargets = (policyKeys: readonly PolicyKeys[], names: ReadonlySet<string>): Diagnostic[] =>
   policyKeys
     .filter((k) => !names.has(k.service))
     .map((k) => diagAt(k.pos, 'error', 'MESH041', `${k.section} policy for unknown service "${k.service}"${didYouMean(k.service, names)}`, { path: `${k.section}.${k.service}` }));
 
+/** An external system's name is a callee's name: it must not also be a service's. */
+const externalNames: Rule = ({ model }, { names }) =>
+  (model.externals ?? [])
+    .filter((e) => names.has(e.name))
+    .map((e) => diagAt(e.pos, 'error', 'MESH180', `external system "${e.name}" has the name of a service: calls: could not tell them apart`, { hint: 'rename the external system' }));
+
 const accessRules: Rule = ({ model }, { names }) =>
-  model.policies.flatMap((p) =>
+  [...model.policies, ...(model.externals ?? []).map((e) => e.policies)].flatMap((p) =>
     p.access.allow
       .filter((r) => !names.has(r.caller))
       .map((r) => diagAt(r.pos, 'error', 'MESH042', `access.${p.service}.allow names unknown service "${r.caller}"${didYouMean(r.caller, names)}`)),
@@ -167,7 +186,7 @@ const unusedAccess: Rule = ({ model }, { names }) => {
       const caller = callsOf.get(r.caller);
       if (!caller || !names.has(p.service) || r.caller === p.service || caller.calls.some((c) => c.target === p.service)) continue;
       // A caller with a misspelt call (MESH040) is explained there; the rule it "does not use" is that typo's echo.
-      if (caller.calls.some((c) => !names.has(c.target))) continue;
+      if (caller.calls.some((c) => !names.has(c.target) && !(model.externals ?? []).some((e) => e.name === c.target))) continue;
       out.push(diagAt(r.pos, 'warning', 'MESH045', `access.${p.service}.allow lets "${r.caller}" call "${p.service}", but ${caller.file} does not call it: the permission is unused`, {
         hint: `remove ${r.caller} from access.${p.service}.allow, or add ${p.service} to calls: in ${caller.file} (acknowledge: [MESH045] in ${callsOf.get(p.service)?.file ?? 'its manifest'} keeps it on purpose)`,
         path: `access.${p.service}.allow`,
@@ -262,7 +281,22 @@ const routes: Rule = ({ model }) => {
   return routeRules(model, serviceOf);
 };
 
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, (input) => checkEventSinks(input.model)];
+/** guardrails.<rule>.from and .to name services (or external systems, for to:) that exist. */
+const guardrailNames: Rule = ({ model }, { names }) => {
+  const externals = new Set((model.externals ?? []).map((e) => e.name));
+  const out: Diagnostic[] = [];
+  for (const g of model.guardrails ?? []) {
+    for (const s of g.from ?? []) {
+      if (!names.has(s)) out.push(diagAt(g.fieldPos.from ?? g.pos, 'error', 'MESH190', `guardrail "${g.name}" inspects requests from unknown service "${s}"${didYouMean(s, names)}`, { path: `guardrails.${g.name}.from` }));
+    }
+    for (const c of Array.isArray(g.to) ? g.to : []) {
+      if (!names.has(c) && !externals.has(c)) out.push(diagAt(g.fieldPos.to ?? g.pos, 'error', 'MESH191', `guardrail "${g.name}" names unknown callee "${c}" in to: (neither a service nor an external system)`, { path: `guardrails.${g.name}.to` }));
+    }
+  }
+  return out;
+};
+
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames, guardrailNames, (input) => checkEventSinks(input.model)];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

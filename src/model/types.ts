@@ -215,6 +215,57 @@ export interface ServicePolicies {
   readonly routes?: readonly RoutePolicy[];
 }
 
+/**
+ * `externals.<name>`: a system outside the mesh. Callers list it under
+ * `calls:` like a service, and `access.<name>` says who may; its own
+ * `timeouts` and `retries` apply as for a service. It has no sidecar and no
+ * mesh identity: the caller's sidecar originates TLS and checks the system's
+ * certificate against `tls`.
+ */
+export interface ExternalService {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Connect here instead of resolving `host`. */
+  readonly address?: string;
+  readonly tls: {
+    /** As written (relative to the mesh directory, or absolute). */
+    readonly caFile: string;
+    readonly sni: string;
+    /** Sorted. */
+    readonly subjectAltNames: readonly string[];
+  };
+  /** access, retries, timeouts (and circuit_breakers) keyed by its name; resolved like a service's. */
+  readonly policies: ServicePolicies;
+  readonly pos: SourcePos;
+  readonly fieldPos: Readonly<Record<string, SourcePos>>;
+}
+
+/** What a guardrail rule looks for (src/envoy/filters/guardrail.ts implements each). */
+export type GuardrailDetector = 'us_ssn' | 'card_number';
+
+/**
+ * `guardrails.<name>`: inspect requests leaving the `from` services (their
+ * sidecars) for `to` callees; a detected value refuses the request with 403
+ * before the callee sees it. A request the rule cannot inspect (body over
+ * `maxBodyBytes` or of unknown length) is refused (`fail: closed`) or let
+ * through uninspected (`fail: open`).
+ */
+export interface GuardrailRule {
+  readonly name: string;
+  /** Undefined: every service with a sidecar. Sorted. */
+  readonly from?: readonly string[];
+  /** 'any', 'external', or callee names (sorted). */
+  readonly to: 'any' | 'external' | readonly string[];
+  readonly detect: readonly GuardrailDetector[];
+  readonly inspectHeaders: boolean;
+  readonly inspectBody: boolean;
+  readonly maxBodyBytes: number;
+  readonly failClosed: boolean;
+  readonly pos: SourcePos;
+  readonly fieldPos: Readonly<Record<string, SourcePos>>;
+}
+
 export interface MeshModel {
   /** Absolute path of the mesh directory. */
   readonly dir: string;
@@ -225,6 +276,10 @@ export interface MeshModel {
   readonly services: readonly ServiceManifest[];
   /** One entry per declared service (even with no policies: access then denies all), sorted by service. */
   readonly policies: readonly ServicePolicies[];
+  /** `externals:` of mesh_policies.yml, sorted by name; absent when none. */
+  readonly externals?: readonly ExternalService[];
+  /** `guardrails:` of mesh_policies.yml, sorted by name; absent when none. */
+  readonly guardrails?: readonly GuardrailRule[];
 }
 
 export function spiffeId(trustDomain: string, service: string): string {

@@ -24,13 +24,15 @@ export interface HttpResult<T> {
    * `x-mesh-error` header, src/envoy/listener.ts): `circuit-open` (no instance
    * of the callee can take calls: the circuit breaker ejected them all, or none
    * is registered), `timeout` (the request timeout passed), `no-route` (not a
-   * callee this service declares). Undefined for every answer of the callee.
+   * callee this service declares), `guardrail` (a compliance guardrail rule
+   * refused the request, named in `x-mesh-guardrail`; the callee saw nothing).
+   * Undefined for every answer of the callee.
    */
   readonly meshError?: MeshErrorKind;
 }
 
-export type MeshErrorKind = 'circuit-open' | 'timeout' | 'no-route';
-const MESH_ERRORS: readonly string[] = ['circuit-open', 'timeout', 'no-route'];
+export type MeshErrorKind = 'circuit-open' | 'timeout' | 'no-route' | 'guardrail';
+const MESH_ERRORS: readonly string[] = ['circuit-open', 'timeout', 'no-route', 'guardrail'];
 
 export interface HttpRequestOptions extends CallOptions {
   readonly headers?: Readonly<Record<string, string>>;

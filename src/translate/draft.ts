@@ -6,6 +6,8 @@
 import type {
   AccessIR,
   BootstrapIR,
+  CalleeGuardrailIR,
+  ExternalUpstreamIR,
   IdentityIR,
   LimitsIR,
   LoadAssignmentIR,
@@ -36,6 +38,8 @@ export interface OutboundDraft {
   listenerName?: string;
   address?: string;
   port?: number;
+  externals?: ExternalUpstreamIR[];
+  guardrails?: CalleeGuardrailIR[];
 }
 
 export interface ClusterDraft {

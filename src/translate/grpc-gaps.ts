@@ -6,6 +6,7 @@
  * Checked against the gRFCs and against what @grpc/grpc-js-xds 1.14.1 (the
  * pinned client) actually validates and applies.
  */
+import { rulesFor } from './guardrails';
 import type { SourcePos } from '../diag/diagnostic';
 import type { PolicyGap, Provenance } from '../ir/types';
 import { compareStrings } from '../ir/sort';
@@ -29,7 +30,7 @@ type GapInput = Omit<PolicyGap, 'service'>;
 
 export function grpcGapsProcessor(ctx: TranslateContext, draft: NodeDraft): void {
   if (draft.kind !== 'grpc') return;
-  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft)];
+  const gaps: GapInput[] = [...serverGaps(draft), ...controlPlaneGaps(ctx, draft), ...externalGaps(ctx, draft), ...guardrailGaps(ctx, draft)];
   for (const up of draft.upstreams) gaps.push(...retryGaps(up), ...circuitBreakerGaps(up), ...routeGaps(up));
   draft.gaps = gaps
     .map((g) => ({ service: draft.service.name, ...g }))
@@ -139,4 +140,20 @@ function routeGaps(up: UpstreamDraft): GapInput[] {
     }
   }
   return gaps;
+}
+
+/** translate/externals.ts: a proxyless member's calls to external systems are not compiled. */
+function externalGaps(ctx: TranslateContext, draft: NodeDraft): GapInput[] {
+  const externals = new Set((ctx.model.externals ?? []).map((e) => e.name));
+  return draft.service.calls
+    .filter((c) => externals.has(c.target))
+    .map((c) => ({ target: c.target, policy: 'externals', subject: `the call to external system ${c.target}`, proposal: 'A29', pos: c.pos,
+      reason: 'gRPC\'s xDS TLS (certificate providers) trusts only the mesh CA and presents the mesh identity, so it cannot originate TLS to a system outside the mesh; the call is not compiled' }));
+}
+
+/** translate/guardrails.ts: no sidecar, so no request of a proxyless member is inspected. */
+function guardrailGaps(ctx: TranslateContext, draft: NodeDraft): GapInput[] {
+  return rulesFor(ctx.model.guardrails ?? [], draft.service.name)
+    .map((r) => ({ target: draft.service.name, policy: 'guardrails', subject: `guardrail ${r.name}`, proposal: 'A39', pos: r.pos,
+      reason: 'gRPC has no body-inspecting HTTP filter (its xDS filters are fault, RBAC and router), so its outgoing requests are not inspected; serve it over HTTP behind a sidecar (protocol: http), or leave it out of from:' }));
 }

@@ -18,6 +18,8 @@ import { newDraft, type NodeDraft } from './draft';
 import { identityProcessor } from './node';
 import { accessProcessor } from './access';
 import { upstreamsProcessor } from './upstreams';
+import { externalsProcessor } from './externals';
+import { guardrailsProcessor } from './guardrails';
 import { splitProcessor } from './split';
 import { routesProcessor } from './routes';
 import { endpointsProcessor } from './endpoints';
@@ -36,6 +38,10 @@ export const PROCESSORS: readonly { readonly name: string; readonly run: Process
   { name: 'access', run: accessProcessor },
   // Needs nothing but the model; creates one upstream per allowed call.
   { name: 'upstreams', run: upstreamsProcessor },
+  // Calls to external systems: their own virtual hosts and clusters, nothing shared with the mesh upstreams.
+  { name: 'externals', run: externalsProcessor },
+  // After upstreams and externals: a guardrail rule attaches to the callees they allowed.
+  { name: 'guardrails', run: guardrailsProcessor },
   // Decides each upstream's clusters; endpoints and circuit breakers fill those clusters.
   { name: 'split', run: splitProcessor },
   // After split (a route's split may add per-version clusters), before endpoints and breakers fill the clusters.

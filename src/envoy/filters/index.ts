@@ -5,6 +5,7 @@
  */
 import type { JsonObject } from '../proto-json';
 import { faultFilter } from './fault';
+import { guardrailFilter } from './guardrail';
 import { localRateLimitFilter } from './local-ratelimit';
 import { rbacFilter } from './rbac';
 import { routerFilter } from './router';
@@ -17,11 +18,15 @@ export const HTTP_FILTER_ORDER: readonly HttpFilterSpec[] = [
   // 2. Local rate limit after RBAC: only authorised traffic consumes tokens, so
   //    a denied caller cannot starve the allowed ones.
   localRateLimitFilter,
-  // 3. Fault injection (outbound, only when a route asks): just before the
+  // 3. Compliance guardrail (outbound, only on nodes with rules): before the
+  //    fault filter, so a refused request is refused even when a chaos route
+  //    would have delayed it, and nothing of it is sent upstream.
+  guardrailFilter,
+  // 4. Fault injection (outbound, only when a route asks): just before the
   //    router, so an injected abort or delay stands for the upstream call
   //    itself and is not counted as a rate-limited or denied request.
   faultFilter,
-  // 4. Router last: it is terminal. Envoy rejects filters after it; gRPC NACKs
+  // 5. Router last: it is terminal. Envoy rejects filters after it; gRPC NACKs
   //    an HCM whose last filter is not the router (A39; grpc-js-xds
   //    listener-resource-type.ts validateHttpConnectionManager).
   routerFilter,
@@ -41,3 +46,4 @@ export { RBAC_FILTER_NAME, rbacRules, rbacPerRoute } from './rbac';
 export { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute } from './local-ratelimit';
 export { ROUTER_FILTER_NAME } from './router';
 export { FAULT_FILTER_NAME, faultPerRoute, nodeInjectsFaults } from './fault';
+export { GUARDRAIL_FILTER_NAME, GUARDRAIL_METADATA, guardrailPerVirtualHost, nodeHasGuardrails } from './guardrail';
