@@ -49,7 +49,8 @@ export function buildSettings(src: SourceFile | undefined, dir: string): MeshSet
 }
 
 export const DEFAULT_COALESCE_MS = 1000;
-export const DEFAULT_CERT_EXPIRING_WITHIN_MS = 24 * 3600 * 1000;
+/** mesh.cert_expiring: the threshold `mesh certs check` calls expiring (DEFAULT_ROTATE_THRESHOLD_MS, 8 h); leaves live 24 h by default, so 24 h would report every certificate at birth. */
+export const DEFAULT_CERT_EXPIRING_WITHIN_MS = 8 * 3600 * 1000;
 export const DEFAULT_SPOOL_BYTES = 8 * 1024 * 1024;
 
 function buildEventSettings(e: Obj, src: SourceFile): EventSettings {

@@ -64,8 +64,10 @@ export const ALS_LOG_NAME: Readonly<Record<Direction, string>> = { inbound: 'hms
  *   one message per batch keeps the per-request cost low under load;
  * - three retries to open the stream when the control plane is away. What
  *   Envoy cannot send (stream down, or its HTTP/2 write buffer over the high
- *   watermark) it drops and counts in access_logs.grpc_access_log.logs_dropped;
- *   the control plane reports that counter per node on /metrics.
+ *   watermark) it drops and counts in access_logs.grpc_access_log.logs_dropped,
+ *   on each sidecar's (loopback) admin /stats; the control plane counts per
+ *   node what it received and what it refused (hms_tap_records_total,
+ *   hms_tap_refused_total) on /metrics.
  */
 export const ALS_BUFFER = { flushIntervalMs: 200, bufferSizeBytes: 16384, streamRetries: 3 } as const;
 

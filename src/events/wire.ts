@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkStore } from '../pki/status';
 import { isInside } from '../util/path-inside';
+import { DEFAULT_CERT_EXPIRING_WITHIN_MS } from '../config/build-model';
 import type { EventSettings, EventSinkSpec, MeshModel } from '../model/types';
 import type { ControlPlane } from '../xds/control-plane';
 import type { Logger } from '../xds/log';
@@ -18,7 +19,6 @@ import { DEFAULT_COALESCE_MS, type EventBus } from './bus';
 import { FileSink, StdoutSink, WebhookSink, type EventSink } from './sinks';
 
 export const CERT_SCAN_MS = 60_000;
-export const DEFAULT_CERT_EXPIRING_WITHIN_MS = 24 * 3600 * 1000;
 
 export interface WireOptions {
   readonly storeDir?: string;

@@ -50,7 +50,9 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
   const req = entry?.request as Msg;
   const res = entry?.response as Msg;
   const cluster = str(common?.upstream_cluster);
-  const callee = direction === 'inbound' ? sender.spiffeId : serviceOfCluster(cluster) ? `spiffe://${sender.trustDomain}/svc/${serviceOfCluster(cluster)}` : '';
+  const flags = flagsOf(common?.response_flags as Msg);
+  const calleeService = direction === 'inbound' ? '' : outboundService(cluster, str(req?.authority), flags);
+  const callee = direction === 'inbound' ? sender.spiffeId : calleeService ? `spiffe://${sender.trustDomain}/svc/${calleeService}` : '';
   const caller = direction === 'inbound' ? peerUriSan(common) : sender.spiffeId;
   const durationMs = common?.duration ? ms(common.duration as Msg) : ms(common?.time_to_last_downstream_tx_byte as Msg);
   const code = res?.response_code as Msg;
@@ -65,7 +67,7 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
     authority: str(req?.authority),
     path: str(req?.original_path) || str(req?.path),
     status: code ? num(code.value) : 0,
-    flags: flagsOf(common?.response_flags as Msg),
+    flags,
     upstreamCluster: cluster,
     upstreamHost: addressOf(common?.upstream_remote_address as Msg),
     caller,
@@ -74,6 +76,22 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
   };
   r.size = recordSize(r);
   return r;
+}
+
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The service an outbound entry called: its cluster's (outbound|<service>...).
+ * Envoy 1.40 reports no upstream_cluster for a request it answered itself with
+ * UH (every instance ejected: the circuit open) or UO, so for those the
+ * authority the app called stands in: outbound routes match service names
+ * (src/envoy/route.ts), so a UH/UO answer was routed to that service's cluster.
+ */
+function outboundService(cluster: string, authority: string, flags: readonly string[]): string {
+  const s = serviceOfCluster(cluster);
+  if (s || !(flags.includes('UH') || flags.includes('UO'))) return s;
+  const host = authority.replace(/:\d+$/, '');
+  return SERVICE_NAME.test(host) ? host : '';
 }
 
 /** envoy.config.core.v3.RequestMethod, by number (decoded enums are numbers). */

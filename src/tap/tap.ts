@@ -16,9 +16,6 @@ export interface NodeCounters {
   records: number;
   /** Streams or posts refused because the message named another node than the certificate. */
   refused: number;
-  /** Envoy's own access_logs.grpc_access_log.logs_dropped / logs_written, as its metrics stream last said. */
-  envoyDropped: number;
-  envoyWritten: number;
 }
 
 export class Tap {
@@ -40,7 +37,7 @@ export class Tap {
     let c = this.nodes.get(node);
     if (!c) {
       const key = this.nodes.size >= MAX_NODE_LABELS ? 'other' : node;
-      c = this.nodes.get(key) ?? { records: 0, refused: 0, envoyDropped: 0, envoyWritten: 0 };
+      c = this.nodes.get(key) ?? { records: 0, refused: 0 };
       this.nodes.set(key, c);
     }
     return c;
@@ -77,8 +74,6 @@ export class Tap {
     const per = (f: (c: NodeCounters) => number): Array<[string, number]> => nodes.map(([n, c]) => [`{node="${n}"}`, f(c)]);
     metric('hms_tap_records_total', 'counter', 'Access-log records received, per reporting node.', per((c) => c.records));
     metric('hms_tap_refused_total', 'counter', 'Access-log streams or posts refused per node (a node id other than the certificate\'s); node="" for no mesh identity.', [...per((c) => c.refused), ['{node=""}', this.refusedAnonymous]]);
-    metric('hms_tap_envoy_logs_dropped', 'gauge', "Envoy's access_logs.grpc_access_log.logs_dropped per node (records the sidecar could not send), as last reported.", per((c) => c.envoyDropped));
-    metric('hms_tap_envoy_logs_written', 'gauge', "Envoy's access_logs.grpc_access_log.logs_written per node, as last reported.", per((c) => c.envoyWritten));
     metric('hms_tap_store_records', 'gauge', 'Records in the tap store.', [['', this.store.size]]);
     metric('hms_tap_store_bytes', 'gauge', 'Bytes of records in the tap store.', [['', this.store.bytes]]);
     metric('hms_tap_store_dropped_total', 'counter', 'Records dropped from the tap store at its caps (oldest first).', [['', this.store.dropped]]);
