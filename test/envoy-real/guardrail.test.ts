@@ -52,11 +52,14 @@ describe('real Envoy (local): compliance guardrail', { concurrency: 1, skip: run
     assert.doesNotMatch(await setup().runtime.sidecarLog('grant-pay'), new RegExp(SSN), 'the value is never logged');
   });
 
-  test('a clean body passes; a card number passing Luhn is refused, one failing it passes; an SSN in a header is refused', { timeout: 60_000 }, async () => {
+  test('a clean body passes; a card number passing Luhn is refused, one failing it passes, a request id (UUID) is no card; an SSN in a header is refused', { timeout: 60_000 }, async () => {
     const before = seen.length;
     assert.equal((await post('clearinghouse', '{"usd": 12, "ref": "123-456-789"}')).status, 200);
     assert.equal((await post('clearinghouse', `{"card": "4111 1111 1111 1112"}`)).status, 200, 'Luhn fails: not a card number');
-    assert.equal(seen.length, before + 2);
+    // A request id is a UUID: its digit groups would otherwise read as the (Luhn-valid) 4111 1111 1111 1111.
+    assert.equal((await post('clearinghouse', '{}', { headers: { 'x-request-id': '41111111-1111-1111-a111-111111111111' } })).status, 200);
+    assert.equal(seen.length, before + 3);
+    await refused('clearinghouse', '{}', 'no-pii-export', { headers: { 'x-note': '41111111-1111-1111-a111' } });
     await refused('clearinghouse', `{"card": "${CARD}"}`, 'no-pii-export');
     await refused('clearinghouse', `{"card": "${CARD.replace(/ /g, '-')}"}`, 'no-pii-export');
     await refused('clearinghouse', '{}', 'no-pii-export', { headers: { 'x-customer': `ssn ${SSN}` } });
