@@ -16,10 +16,10 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { probe, type ProbeResult } from '../../src/compose/probe';
-import { Registration } from '../../src/sdk/registration';
+import type { Registration } from '../../src/sdk/registration';
 import { HttpServiceClient } from '../../src/sdk/http';
 import { statSum } from './envoy-admin';
-import { eventually, runningSkip, setUp, upInSync, type Setup } from './harness';
+import { eventually, registerInstance, runningSkip, setUp, upInSync, type Setup } from './harness';
 
 const MESH = path.join(__dirname, '..', '..', '..', 'test', 'envoy-real', 'fixtures', 'breaker');
 const MAX_FAILURES = 3;
@@ -45,15 +45,7 @@ describe('real Envoy (local): circuit breaker semantics', { concurrency: 1, skip
     });
     await new Promise<void>((r) => server.listen(manifest('bank').port, '127.0.0.1', () => r()));
     await upInSync(setup);
-    const svc = path.join(setup.pkiDir, 'svc', 'bank');
-    registration = new Registration({
-      adminUrl: await rt.controlPlaneAdminUrl(),
-      trustDomain: 'breaker.test',
-      files: { chain: path.join(svc, 'chain.pem'), key: path.join(svc, 'key.pem'), trustBundle: path.join(setup.pkiDir, 'trust-bundle.pem') },
-      instance: { service: 'bank', version: 'v1', address: '127.0.0.1', port: manifest('bank').mesh_port },
-      ttlMs: 60_000,
-    });
-    await registration.start();
+    registration = await registerInstance(setup, 'breaker.test', { service: 'bank', version: 'v1', address: '127.0.0.1', port: manifest('bank').mesh_port });
     await eventually('payer -> bank answers 200', 60_000, async () => ((await call()).status === 200 ? true : undefined));
   }, { timeout: 300_000 });
 

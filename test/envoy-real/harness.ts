@@ -19,6 +19,7 @@ import { buildLocalPlan, describeConflicts, localPorts, MESH_BIN, type LocalPlan
 import { LocalRuntime } from '../../src/compose/local-run';
 import { freeRange } from '../../src/compose/free-ports';
 import { runCommand, type CmdResult, type MeshRuntime } from '../../src/compose/runtime';
+import { Registration, type InstanceInfo } from '../../src/sdk/registration';
 import { EXAMPLES_DIR, PACKAGE_ROOT } from '../../src/paths';
 import { admin, loadCredentials } from '../../src/pki';
 import { adminRequest, type AdminClientOptions } from '../../src/xds/admin-client';
@@ -164,4 +165,21 @@ export async function applyAndWait(setup: Setup, timeout = '60s'): Promise<strin
   const acked = /all (\d+) connected node\(s\) ACKed revision (\S+)/.exec(r.stdout);
   if (!acked) throw new Error(`mesh apply did not report every node ACKed:\n${r.stdout}`);
   return acked[2]!;
+}
+
+/**
+ * Registers one instance of `instance.service` with the control plane, as the
+ * SDK does, with that service's certificate from the setup's PKI store; started.
+ */
+export async function registerInstance(setup: Setup, trustDomain: string, instance: InstanceInfo, ttlMs = 60_000): Promise<Registration> {
+  const svc = path.join(setup.pkiDir, 'svc', instance.service);
+  const r = new Registration({
+    adminUrl: await setup.runtime.controlPlaneAdminUrl(),
+    trustDomain,
+    files: { chain: path.join(svc, 'chain.pem'), key: path.join(svc, 'key.pem'), trustBundle: path.join(setup.pkiDir, 'trust-bundle.pem') },
+    instance,
+    ttlMs,
+  });
+  await r.start();
+  return r;
 }

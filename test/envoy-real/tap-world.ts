@@ -5,10 +5,10 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { probe, type ProbeResult } from '../../src/compose/probe';
-import { Registration } from '../../src/sdk/registration';
+import type { Registration } from '../../src/sdk/registration';
 import { adminRequest, type AdminClientOptions } from '../../src/xds/admin-client';
 import type { TapRecord } from '../../src/tap/record';
-import { eventually, setUp, upInSync, type Setup } from './harness';
+import { eventually, registerInstance, setUp, upInSync, type Setup } from './harness';
 
 export const TAP_MESH = path.join(__dirname, '..', '..', '..', 'test', 'envoy-real', 'fixtures', 'tap');
 
@@ -35,15 +35,7 @@ export async function startTapWorld(): Promise<TapWorld> {
   });
   await new Promise<void>((r) => server.listen(manifest('bank').port, '127.0.0.1', () => r()));
   const client = await upInSync(setup);
-  const svc = path.join(setup.pkiDir, 'svc', 'bank');
-  const registration = new Registration({
-    adminUrl: await rt.controlPlaneAdminUrl(),
-    trustDomain: 'tap.test',
-    files: { chain: path.join(svc, 'chain.pem'), key: path.join(svc, 'key.pem'), trustBundle: path.join(setup.pkiDir, 'trust-bundle.pem') },
-    instance: { service: 'bank', version: 'v1', address: '127.0.0.1', port: manifest('bank').mesh_port },
-    ttlMs: 60_000,
-  });
-  await registration.start();
+  const registration = await registerInstance(setup, 'tap.test', { service: 'bank', version: 'v1', address: '127.0.0.1', port: manifest('bank').mesh_port });
   const world = { setup, client, app, registration, server, bankMeshPort: manifest('bank').mesh_port };
   await eventually('payer -> bank answers 200', 60_000, async () => ((await callBank(world)).status === 200 ? true : undefined));
   return world;
