@@ -8,6 +8,7 @@
  */
 import type { ExternalUpstreamIR } from '../ir/types';
 import { TYPE, duration, socketAddress, type JsonObject } from './proto-json';
+import { deadlineCap } from './deadline';
 
 export function externalVirtualHost(e: ExternalUpstreamIR, retryPolicy: (e: ExternalUpstreamIR) => JsonObject | undefined): JsonObject {
   const retry = retryPolicy(e);
@@ -21,6 +22,7 @@ export function externalVirtualHost(e: ExternalUpstreamIR, retryPolicy: (e: Exte
         route: {
           cluster: e.clusterName,
           timeout: duration(e.timeoutMs.value),
+          ...deadlineCap(e.timeoutMs.value),
           // The app may say Host: <name>; the system expects its own name.
           host_rewrite_literal: e.host,
           ...(retry ? { retry_policy: retry } : {}),

@@ -33,6 +33,18 @@ export function buildInboundListener(node: NodeIR): JsonObject {
       // Tell the app who called (x-forwarded-client-cert with the caller's URI SAN), after dropping any forged one.
       forward_client_cert_details: 'SANITIZE_SET',
       set_current_client_cert_details: { uri: true },
+      // No caller is internal: Envoy honours x-envoy-* request headers (timeouts, retries) only from
+      // internal callers, and a remote service must not shorten or lengthen this callee's timeout.
+      // Internal is decided on the socket peer (use_remote_address), never on an x-forwarded-for the
+      // caller can write, and the only internal ranges are unspecified addresses no peer can have.
+      // (An empty internal_address_config would mean Envoy's legacy default: RFC1918 and loopback,
+      // taken from that x-forwarded-for; deadlines.test.ts forges one.) skip_xff_append: the app sees
+      // the headers it saw before.
+      use_remote_address: true,
+      skip_xff_append: true,
+      internal_address_config: { cidr_ranges: [{ address_prefix: '0.0.0.0', prefix_len: 32 }, { address_prefix: '::', prefix_len: 128 }] },
+      // The route timeout answered here is the mesh's too: the caller's SDK types it like its own sidecar's.
+      local_reply_config: { mappers: [{ filter: { response_flag_filter: { flags: ['UT'] } }, headers_to_add: [{ header: { key: MESH_ERROR_HEADER, value: 'timeout' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }] }] },
     },
   });
   return {
@@ -56,10 +68,15 @@ export const MESH_ERROR_HEADER = 'x-mesh-error';
  * 503 never gets the header.
  */
 function meshErrorReplies(node: NodeIR): JsonObject {
-  const mapper = (flag: string, value: string): JsonObject => ({
-    filter: { response_flag_filter: { flags: [flag] } },
-    headers_to_add: [{ header: { key: MESH_ERROR_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
-  });
+  const mark = (value: string): JsonObject[] => [{ header: { key: MESH_ERROR_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
+  const mapper = (flag: string, value: string): JsonObject => ({ filter: { response_flag_filter: { flags: [flag] } }, headers_to_add: mark(value) });
+  const localStatus = (status: number, runtimeKey: string): JsonObject => ({ status_code_filter: { comparison: { op: 'EQ', value: { default_value: status, runtime_key: runtimeKey } } } });
+  // The route's deadline cap (route.ts, deadlineCap) ends the stream with a 504 (408 while the app was
+  // still sending) that carries no response flag: any other local 504 or 408 here is a timeout too.
+  const capped = [
+    { filter: localStatus(504, 'mesh.timeout.local_504'), headers_to_add: mark('timeout') },
+    { filter: localStatus(408, 'mesh.timeout.local_408'), status_code: 504, headers_to_add: mark('timeout') },
+  ];
   // FI (fault injected): only on nodes with a fault route, so other nodes compile as before.
   const faults = nodeInjectsFaults(node) ? [mapper('FI', 'fault-injected')] : [];
   // Guardrail: the only buffering filter here; its chunked body over Envoy's limit is the rule's refusal, not a 413.
@@ -71,7 +88,7 @@ function meshErrorReplies(node: NodeIR): JsonObject {
       { header: { key: 'x-mesh-guardrail', value: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:pending)%` }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
     ],
   }] : [];
-  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route'), ...faults, ...guardrail] };
+  return { mappers: [mapper('UH', 'circuit-open'), mapper('UT', 'timeout'), mapper('NR', 'no-route'), ...faults, ...guardrail, ...capped] };
 }
 
 export function buildOutboundListener(node: NodeIR): JsonObject {
@@ -90,6 +107,13 @@ export function buildOutboundListener(node: NodeIR): JsonObject {
       access_log: [stdoutAccessLog('outbound', node.id, nodeHasGuardrails(node) ? { guardrail_blocked: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:rule)%`, guardrail_reason: `%DYNAMIC_METADATA(${GUARDRAIL_METADATA}:reason)%` } : {}), grpcAccessLog('outbound', XDS_CLUSTER)],
       // The app's request gets an id here unless it already carries one (then it is kept: loopback is internal).
       generate_request_id: true,
+      // Only the local app is internal, so only its x-envoy-* headers are honoured: the SDKs' per-call
+      // deadline (x-envoy-upstream-rq-timeout-ms, capped at the route's timeout in route.ts). Internal
+      // means: the socket peer (use_remote_address, not a forgeable x-forwarded-for) is loopback and the
+      // request carries no x-forwarded-for of its own. skip_xff_append keeps the callee's view unchanged.
+      use_remote_address: true,
+      skip_xff_append: true,
+      internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.1', prefix_len: 32 }, { address_prefix: '::1', prefix_len: 128 }] },
       local_reply_config: meshErrorReplies(node),
     },
   });

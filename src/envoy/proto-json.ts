@@ -25,6 +25,7 @@ export const TYPE = {
   localRateLimit: `${TYPE_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
   router: `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`,
   httpFault: `${TYPE_PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+  headerMutation: `${TYPE_PREFIX}envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`,
   lua: `${TYPE_PREFIX}envoy.extensions.filters.http.lua.v3.Lua`,
   luaPerRoute: `${TYPE_PREFIX}envoy.extensions.filters.http.lua.v3.LuaPerRoute`,
   previousHostsPredicate: `${TYPE_PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,

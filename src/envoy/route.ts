@@ -13,6 +13,7 @@
  */
 import type { FaultIR, NodeIR, RetryIR, RouteIR, RouteMatchIR, RouteTargetIR, VirtualHostIR } from '../ir/types';
 import { OUTBOUND_ROUTE_CONFIG } from '../translate/naming';
+import { deadlineCap } from './deadline';
 import { externalVirtualHost } from './external';
 import { TYPE, duration, type JsonObject } from './proto-json';
 import { FAULT_FILTER_NAME, faultPerRoute, guardrailPerVirtualHost, LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute, RBAC_FILTER_NAME, rbacPerRoute } from './filters';
@@ -135,6 +136,7 @@ function envoyRouteAction(p: RoutePolicyIR, retry: RetryIR | undefined): JsonObj
   return {
     ...clusterSpecifier(p.targets),
     timeout: duration(p.timeoutMs.value),
+    ...deadlineCap(p.timeoutMs.value),
     ...(retry ? { retry_policy: envoyRetryPolicy(retry) } : {}),
   };
 }

@@ -14,10 +14,13 @@ function inboundPerRoute(node: Any, port: number, filter: string): Any {
   return resource(node, 'routes', `inbound|${port}`).virtual_hosts[0].routes[0].typed_per_filter_config[filter];
 }
 
-test('filters: Envoy inbound chains always carry rbac, local rate limit, router (policies are per route); outbound only the router', () => {
+test('filters: Envoy inbound chains always carry rbac, local rate limit, router (policies are per route); outbound the x-envoy-* header strip and the router', () => {
   const gp = compiledNode(ceqModel(), 'grant-pay');
   assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'inbound|15090'))), ['envoy.filters.http.rbac', 'envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
-  assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'outbound|15001'))), ['envoy.filters.http.router']);
+  assert.deepEqual(filterNames(hcmOf(resource(gp, 'listeners', 'outbound|15001'))), ['envoy.filters.http.header_mutation', 'envoy.filters.http.router']);
+  // The app's deadline is the one x-envoy-* control header the outbound listener keeps (deadlines.test.ts).
+  const strip = hcmOf(resource(gp, 'listeners', 'outbound|15001')).http_filters[0].typed_config.mutations.request_mutations.map((m: { remove: string }) => m.remove);
+  assert.ok(strip.includes('x-envoy-retry-on') && strip.includes('x-envoy-max-retries') && !strip.includes('x-envoy-upstream-rq-timeout-ms'));
   // No rate limit policy: no bucket on the route, and the listener's filter enables nothing.
   assert.equal(inboundPerRoute(gp, 15090, 'envoy.filters.http.local_ratelimit'), undefined);
   const listenerRl = hcmOf(resource(gp, 'listeners', 'inbound|15090')).http_filters[1].typed_config;

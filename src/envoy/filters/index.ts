@@ -4,6 +4,7 @@
  * never sorted away by the stable JSON writer.
  */
 import type { JsonObject } from '../proto-json';
+import { envoyHeadersFilter } from './envoy-headers';
 import { faultFilter } from './fault';
 import { guardrailFilter } from './guardrail';
 import { localRateLimitFilter } from './local-ratelimit';
@@ -12,7 +13,11 @@ import { routerFilter } from './router';
 import type { FilterContext, HttpFilterSpec } from './types';
 
 export const HTTP_FILTER_ORDER: readonly HttpFilterSpec[] = [
-  // 1. RBAC first: an unauthorised caller is rejected before it spends a
+  // 0. Outbound only: the app's x-envoy-* control headers but its deadline are
+  //    removed first, so no filter after it, the router least of all, reads
+  //    them (envoy-headers.ts).
+  envoyHeadersFilter,
+  // 1. RBAC (inbound) before the rest: an unauthorised caller is rejected before it spends a
   //    rate-limit token or reaches anything else.
   rbacFilter,
   // 2. Local rate limit after RBAC: only authorised traffic consumes tokens, so
@@ -46,4 +51,5 @@ export { RBAC_FILTER_NAME, rbacRules, rbacPerRoute } from './rbac';
 export { LOCAL_RATE_LIMIT_FILTER_NAME, localRateLimitPerRoute } from './local-ratelimit';
 export { ROUTER_FILTER_NAME } from './router';
 export { FAULT_FILTER_NAME, faultPerRoute, nodeInjectsFaults } from './fault';
+export { ENVOY_HEADERS_FILTER_NAME, STRIPPED_ENVOY_HEADERS } from './envoy-headers';
 export { GUARDRAIL_FILTER_NAME, GUARDRAIL_METADATA, guardrailPerVirtualHost, nodeHasGuardrails } from './guardrail';
