@@ -34,6 +34,11 @@ export interface HttpResult<T> {
 export type MeshErrorKind = 'circuit-open' | 'timeout' | 'no-route' | 'guardrail';
 const MESH_ERRORS: readonly string[] = ['circuit-open', 'timeout', 'no-route', 'guardrail'];
 
+/** The per-call deadline handed to the sidecar (honoured from the local app only, and only to shorten the route's timeout). */
+export const TIMEOUT_HEADER = 'x-envoy-upstream-rq-timeout-ms';
+/** How much longer than the deadline the app waits for the sidecar's own 504 (it says what happened) before giving up itself. */
+export const DEADLINE_GRACE_MS = 1000;
+
 export interface HttpRequestOptions extends CallOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -57,6 +62,7 @@ export class HttpServiceClient {
   }
 
   request<T = unknown>(method: string, path: string, body: unknown, opts: HttpRequestOptions = {}): Promise<HttpResult<T>> {
+    if (opts.timeoutMs !== undefined && !(opts.timeoutMs > 0)) return Promise.reject(new RangeError(`timeoutMs must be a positive number, not ${opts.timeoutMs}`));
     const trace = traceForOutgoingCall();
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = {
@@ -65,6 +71,8 @@ export class HttpServiceClient {
       // Envoy keeps an internal caller's request id: the whole chain shares it.
       [REQUEST_ID_HEADER]: trace,
       ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+      // One deadline: the sidecar gives up at the same moment (504, meshError 'timeout').
+      ...(opts.timeoutMs !== undefined ? { [TIMEOUT_HEADER]: String(Math.max(1, Math.floor(opts.timeoutMs))) } : {}),
     };
     const started = performance.now();
     const target = `http://${this.service}${path}`;
@@ -95,7 +103,8 @@ export class HttpServiceClient {
         });
       });
       if (opts.timeoutMs !== undefined) {
-        req.setTimeout(opts.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+        const deadline = opts.timeoutMs;
+        req.setTimeout(deadline + DEADLINE_GRACE_MS, () => req.destroy(Object.assign(new Error(`no answer within ${deadline} ms (not even the sidecar's)`), { code: 'ETIMEDOUT' })));
       }
       req.on('error', (err: NodeJS.ErrnoException) => {
         // Same codes as gRPC, so callers handle both kinds of service alike.

@@ -4,8 +4,14 @@ the Host header, src/envoy/listener.ts), and returns real requests.Response
 objects with `mesh_error` set when the mesh answered instead of the callee.
 
 No retries here: the sidecar retries by policy; retrying in the app too
-would multiply attempts. `timeout=` is the app's deadline and is handed to
-the sidecar as x-envoy-upstream-rq-timeout-ms, so both give up together.
+would multiply attempts. `timeout=` is the call's deadline and is handed to
+the sidecar as x-envoy-upstream-rq-timeout-ms, which its outbound listener
+honours from the local app only, and only to shorten the route's timeout
+(src/envoy/listener.ts, src/envoy/deadline.ts): at the deadline the sidecar
+answers 504 `x-mesh-error: timeout` (res.mesh_error is Timeout). The app's
+own socket timeout is the deadline plus DEADLINE_GRACE_S, so the sidecar's
+answer, which says what happened, normally arrives first; without one (a
+stuck sidecar) the call raises Timeout itself.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from .errors import BY_HEADER, CircuitOpen, Denied, MeshError, NoRoute, RateLimi
 
 MESH_ERROR_HEADER = "x-mesh-error"
 TIMEOUT_HEADER = "x-envoy-upstream-rq-timeout-ms"
+DEADLINE_GRACE_S = 1.0
 # Bodies of Envoy's own local replies on the callee's inbound listener (RBAC
 # and local rate limit filters): they tell the mesh's 403/429 from an app's.
 _DENIED_BODY = "RBAC: access denied"
@@ -87,14 +94,17 @@ class ServiceClient:
         h[_trace.REQUEST_ID_HEADER] = trace
         h[_trace.TRACEPARENT_HEADER] = _trace.traceparent(trace)
         if timeout is not None:
+            if not timeout > 0:
+                raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
             h[TIMEOUT_HEADER] = str(max(1, int(timeout * 1000)))
         started = time.monotonic()
         target = f"http://{self.service}{path}"
         try:
-            res = self.session.request(method, self.base + path, json=json, data=data, headers=h, params=params, timeout=timeout, allow_redirects=False)
+            res = self.session.request(method, self.base + path, json=json, data=data, headers=h, params=params,
+                                       timeout=None if timeout is None else timeout + DEADLINE_GRACE_S, allow_redirects=False)
         except requests.Timeout:
             self._log(trace, target, "timeout", started)
-            raise Timeout(f"{self.service}: no answer within {timeout} s") from None
+            raise Timeout(f"{self.service}: no answer within {timeout} s (not even the sidecar's)") from None
         except requests.ConnectionError as err:
             self._log(trace, target, "sidecar-unavailable", started)
             raise SidecarUnavailable(f"the local sidecar ({self.base}) is unreachable: {err.__class__.__name__}; is the app running under `mesh run`?") from None

@@ -65,6 +65,40 @@ def test_no_sidecar_and_client_timeout_are_typed():
         ServiceClient("grant-pay", 1).get("/")
 
 
+def test_the_deadline_goes_to_the_sidecar_and_the_app_waits_a_grace_for_its_answer(sidecar, monkeypatch):
+    seen = {}
+    real = requests.Session.request
+
+    def spy(self, method, url, **kw):
+        seen["timeout"] = kw.get("timeout")
+        return real(self, method, url, **kw)
+
+    monkeypatch.setattr(requests.Session, "request", spy)
+    c = ServiceClient("grant-pay", sidecar.port)
+    c.get("/", timeout=0.5)
+    assert {k.lower(): v for k, v in sidecar.requests[-1]["headers"].items()}["x-envoy-upstream-rq-timeout-ms"] == "500"
+    assert seen["timeout"] == pytest.approx(0.5 + svcmesh._http.DEADLINE_GRACE_S)
+    c.get("/")
+    assert "x-envoy-upstream-rq-timeout-ms" not in {k.lower() for k in sidecar.requests[-1]["headers"]} and seen["timeout"] is None
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="positive"):
+            c.get("/", timeout=bad)
+
+
+def test_a_sidecar_that_does_not_answer_is_a_timeout_after_the_grace(monkeypatch):
+    import socket
+    import time
+    quiet = socket.socket()
+    quiet.bind(("127.0.0.1", 0))
+    quiet.listen(1)  # accepts the connection (the kernel does), never answers
+    monkeypatch.setattr(svcmesh._http, "DEADLINE_GRACE_S", 0.1)
+    started = time.monotonic()
+    with pytest.raises(svcmesh.Timeout, match="not even the sidecar's"):
+        ServiceClient("grant-pay", quiet.getsockname()[1]).get("/", timeout=0.2)
+    assert time.monotonic() - started < 5
+    quiet.close()
+
+
 def test_trace_line(sidecar, capsys):
     sidecar.replies.append((202, {"x-trace": "123abcdef"}, ""))
     ServiceClient("grant-pay", sidecar.port, trace_log=True).post("/payout", json={})
