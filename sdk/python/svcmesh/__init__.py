@@ -25,13 +25,13 @@ from ._http import ServiceClient, classify
 from ._member import Member, load_member
 from ._registration import Registration
 from ._trace import current_trace, new_trace_id
-from .errors import (CircuitOpen, Denied, MeshError, MeshSdkError, NoRoute, RateLimited, SidecarUnavailable, Timeout,
-                     UndeclaredCallee)
+from .errors import (CircuitOpen, Denied, GuardrailBlocked, MeshError, MeshSdkError, NoRoute, RateLimited,
+                     SidecarUnavailable, Timeout, UndeclaredCallee)
 
 __all__ = [
     "init", "client", "close", "member", "trace", "context", "Member", "ServiceClient", "classify",
     "MeshSdkError", "UndeclaredCallee", "MeshError", "CircuitOpen", "Timeout", "NoRoute", "Denied", "RateLimited",
-    "SidecarUnavailable",
+    "SidecarUnavailable", "GuardrailBlocked",
 ]
 
 # Re-entrant: a signal handler (close) may run while this thread holds it.

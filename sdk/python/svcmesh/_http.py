@@ -24,9 +24,10 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import _trace
-from .errors import BY_HEADER, CircuitOpen, Denied, MeshError, NoRoute, RateLimited, SidecarUnavailable, Timeout
+from .errors import BY_HEADER, CircuitOpen, Denied, GuardrailBlocked, MeshError, NoRoute, RateLimited, SidecarUnavailable, Timeout
 
 MESH_ERROR_HEADER = "x-mesh-error"
+GUARDRAIL_HEADER = "x-mesh-guardrail"
 TIMEOUT_HEADER = "x-envoy-upstream-rq-timeout-ms"
 DEADLINE_GRACE_S = 1.0
 # Bodies of Envoy's own local replies on the callee's inbound listener (RBAC
@@ -65,8 +66,12 @@ def classify(res: requests.Response) -> Optional[MeshError]:
         kind = RateLimited
     if kind is None:
         return None
+    host = res.request.headers.get("host", "?") if res.request else "?"
+    if kind is GuardrailBlocked:
+        rule = res.headers.get(GUARDRAIL_HEADER, "")
+        return GuardrailBlocked(f"{host}: refused by guardrail {rule or '?'} ({res.status_code})", res, rule=rule)
     what = {CircuitOpen: "circuit open", Timeout: "timed out", NoRoute: "no route", Denied: "access denied", RateLimited: "rate limited"}[kind]
-    return kind(f"{res.request.headers.get('host', '?') if res.request else '?'}: {what} ({res.status_code})", res)
+    return kind(f"{host}: {what} ({res.status_code})", res)
 
 
 class ServiceClient:

@@ -4,8 +4,11 @@ MeshSdkError       setup problems: no handover, no certificate, no sidecar, refu
 MeshError          a call the mesh answered for itself (the response is attached):
   CircuitOpen        the caller's sidecar has no instance that can take the call (x-mesh-error: circuit-open)
   Timeout            the shared deadline passed (x-mesh-error: timeout, or no answer within timeout=)
-  NoRoute            the callee is not routed from this sidecar (x-mesh-error: no-route)
-  Denied             the callee's sidecar refused this caller (403 from its RBAC)
+  Denied             the mesh refused the call: the callee's sidecar refused this caller (403 from its RBAC), or:
+    NoRoute            the caller's sidecar has no route for it (x-mesh-error: no-route): a callee or external
+                       host the mesh does not declare for this caller (egress denied)
+    GuardrailBlocked   a compliance guardrail rule refused the request in the caller's sidecar (403,
+                       x-mesh-error: guardrail; the rule in x-mesh-guardrail, `rule`); the callee saw nothing
   RateLimited        the callee's sidecar is over its rate limit (429)
   SidecarUnavailable the local sidecar is not listening
 UndeclaredCallee   mesh.client() of a service the manifest does not call (nothing is sent).
@@ -43,12 +46,22 @@ class Timeout(MeshError):
     kind = "timeout"
 
 
-class NoRoute(MeshError):
+class Denied(MeshError):
+    kind = "denied"
+
+
+class NoRoute(Denied):
     kind = "no-route"
 
 
-class Denied(MeshError):
-    kind = "denied"
+class GuardrailBlocked(Denied):
+    """``rule`` is the refusing rule's name (never the matched value: the sidecar does not send it)."""
+
+    kind = "guardrail"
+
+    def __init__(self, message: str, response: Optional[requests.Response] = None, rule: str = "") -> None:
+        super().__init__(message, response)
+        self.rule = rule
 
 
 class RateLimited(MeshError):
@@ -60,4 +73,4 @@ class SidecarUnavailable(MeshError):
 
 
 # The sidecar's x-mesh-error values (src/envoy/listener.ts meshErrorReplies).
-BY_HEADER = {"circuit-open": CircuitOpen, "timeout": Timeout, "no-route": NoRoute}
+BY_HEADER = {"circuit-open": CircuitOpen, "timeout": Timeout, "no-route": NoRoute, "guardrail": GuardrailBlocked}

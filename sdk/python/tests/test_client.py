@@ -30,6 +30,7 @@ def test_x_trace_is_always_there(sidecar):
     (503, {"x-mesh-error": "circuit-open"}, "no healthy upstream", svcmesh.CircuitOpen),
     (504, {"x-mesh-error": "timeout"}, "upstream request timeout", svcmesh.Timeout),
     (404, {"x-mesh-error": "no-route"}, "", svcmesh.NoRoute),
+    (403, {"x-mesh-error": "guardrail", "x-mesh-guardrail": "no-pii-export"}, "refused by guardrail no-pii-export (body)", svcmesh.GuardrailBlocked),
     (403, {}, "RBAC: access denied", svcmesh.Denied),
     (429, {}, "local_rate_limited", svcmesh.RateLimited),
 ])
@@ -63,6 +64,21 @@ def test_one_warning_when_the_circuit_opens_and_one_when_it_closes(sidecar, caps
 def test_no_sidecar_and_client_timeout_are_typed():
     with pytest.raises(svcmesh.SidecarUnavailable, match="mesh run"):
         ServiceClient("grant-pay", 1).get("/")
+
+
+def test_the_mesh_refusals_are_all_denied_and_the_guardrail_names_its_rule(sidecar):
+    # An undeclared external host (egress) and a guardrail refusal are refusals by the mesh, as RBAC's is:
+    # `except svcmesh.Denied` catches all three; the subclasses say which.
+    sidecar.replies += [(404, {"x-mesh-error": "no-route"}, ""), (403, {"x-mesh-error": "guardrail", "x-mesh-guardrail": "no-pii-export"}, "refused")]
+    c = ServiceClient("clearinghouse", sidecar.port)
+    no_route, guardrail = c.post("/clear", json={}).mesh_error, c.post("/clear", json={"ssn": "x"}).mesh_error
+    assert isinstance(no_route, svcmesh.Denied) and isinstance(no_route, svcmesh.NoRoute) and no_route.kind == "no-route"
+    assert isinstance(guardrail, svcmesh.Denied) and isinstance(guardrail, svcmesh.GuardrailBlocked)
+    assert guardrail.rule == "no-pii-export" and guardrail.kind == "guardrail"
+    assert str(guardrail) == "clearinghouse: refused by guardrail no-pii-export (403)"
+    # The rule header alone is not the mesh's answer: an app's own 403 stays the app's.
+    sidecar.replies.append((403, {"x-mesh-guardrail": "no-pii-export"}, "refused"))
+    assert c.post("/clear", json={}).mesh_error is None
 
 
 def test_the_deadline_goes_to_the_sidecar_and_the_app_waits_a_grace_for_its_answer(sidecar, monkeypatch):
