@@ -27,11 +27,9 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { runCommand } from '../../src/compose/runtime';
-import { PACKAGE_ROOT } from '../../src/paths';
 import { HttpServiceClient } from '../../src/sdk/http';
 import type { Registration } from '../../src/sdk/registration';
-import { PYTHON, venvMissing } from '../python/venv';
+import { pythonJson } from '../python/venv';
 import { accessLogEntries, editPolicies } from './envoy-admin';
 import { eventually, registerInstance, runningSkip, setUp, upInSync, type Setup } from './harness';
 import { standInPki } from './stand-in';
@@ -89,9 +87,7 @@ describe('real Envoy (local): per-call deadlines reach the sidecar and only shor
 
   /** One call with the Python SDK's client (the worktree's svcmesh), timed inside Python. */
   async function pyCall(pathAndQuery: string, timeoutS: number, callee = 'bank'): Promise<PyCall> {
-    const missing = venvMissing();
-    if (missing) throw new Error(`the Python SDK needs the project virtualenv: ${missing}`);
-    const script = [
+    return pythonJson<PyCall>([
       'import json, sys, time',
       'from svcmesh._http import ServiceClient',
       `c = ServiceClient(${JSON.stringify(callee)}, ${node('payer').outboundPort})`,
@@ -99,10 +95,7 @@ describe('real Envoy (local): per-call deadlines reach the sidecar and only shor
       `r = c.get(${JSON.stringify(pathAndQuery)}, timeout=${timeoutS})`,
       'e = (time.monotonic() - t) * 1000',
       'print(json.dumps({"status": r.status_code, "kind": type(r.mesh_error).__name__, "mesh": r.headers.get("x-mesh-error"), "trace": r.headers["x-trace"], "elapsed_ms": e}))',
-    ].join('\n');
-    const r = await runCommand([PYTHON, '-c', script], { cwd: PACKAGE_ROOT, env: { ...process.env, PYTHONPATH: path.join(PACKAGE_ROOT, 'sdk', 'python') }, timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as PyCall;
+    ]);
   }
 
   test('Python: timeout=0.5 to a callee sleeping 2 s is the sidecar\'s 504 Timeout at ~0.5 s (UT in its access log); the callee saw the request', { timeout: 60_000 }, async () => {

@@ -10,9 +10,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { runCommand } from '../../src/compose/runtime';
-import { PACKAGE_ROOT } from '../../src/paths';
-import { PYTHON, venvMissing } from '../python/venv';
+import { pythonJson } from '../python/venv';
 import { eventually, runningSkip } from './harness';
 import { outboundPost, standInSuite, type Seen } from './stand-in';
 
@@ -30,18 +28,13 @@ describe('real Envoy (local): the Python SDK types the guardrail refusal and an 
 
   /** One POST with svcmesh's client (the worktree's package), and what it made of the answer. */
   async function pyPost(host: string, body: Record<string, unknown>): Promise<Outcome> {
-    const missing = venvMissing();
-    if (missing) throw new Error(`the Python SDK needs the project virtualenv: ${missing}`);
-    const script = [
+    return pythonJson<Outcome>([
       'import json, svcmesh',
       'from svcmesh._http import ServiceClient',
       `r = ServiceClient(${JSON.stringify(host)}, ${port()}).post("/clear", json=json.loads(${JSON.stringify(JSON.stringify(body))}), timeout=10)`,
       'e = r.mesh_error',
       'print(json.dumps({"status": r.status_code, "kind": type(e).__name__, "denied": isinstance(e, svcmesh.Denied), "rule": getattr(e, "rule", None), "message": str(e)}))',
-    ].join('\n');
-    const r = await runCommand([PYTHON, '-c', script], { cwd: PACKAGE_ROOT, env: { ...process.env, PYTHONPATH: path.join(PACKAGE_ROOT, 'sdk', 'python') }, timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Outcome;
+    ]);
   }
 
   test('an SSN in the body is GuardrailBlocked (a Denied) naming no-pii-export, never the value; nothing reached the server; a clean body passes', { timeout: 60_000 }, async () => {
