@@ -11,7 +11,10 @@
  *   detection, which is how `circuit_breakers` compiles) or UO (a connection-pool limit),
  *   once per pair when its state goes from closed to open;
  * - mesh.circuit_closed: the next outbound record of an open pair answered by an upstream
- *   instance again.
+ *   instance again;
+ * - mesh.guardrail_blocked: an outbound record carrying the guardrail's verdict (the
+ *   dynamic metadata its Lua filter set on a refusal): rule, reason, caller, callee,
+ *   never the matched value (the record has none).
  * Open/closed come from records rather than Envoy's outlier event log
  * (outlier_detection.event_log_path) because that log is a file on the sidecar's
  * host, which a control plane elsewhere cannot read, and Envoy's admin port is
@@ -62,6 +65,7 @@ export class RecordEvents {
   ) {}
 
   observe(r: TapRecord): void {
+    if (r.guardrail && r.direction === 'outbound') this.guardrailBlocked(r);
     const caller = serviceOfSpiffeId(r.caller) || (r.direction === 'outbound' ? r.node : '');
     const callee = serviceOfSpiffeId(r.callee) || (r.direction === 'inbound' ? r.node : '');
     if (!callee) return;
@@ -78,6 +82,29 @@ export class RecordEvents {
     }
     if (r.flags.includes('RL') || r.status === 429) this.bus.occur('mesh.rate_limited', pair, end, { ...base, status: r.status }, r.traceId);
     if (r.status === 403 && r.details.startsWith('rbac_access_denied')) this.bus.occur('mesh.denied', pair, end, { ...base, status: r.status, details: r.details }, r.traceId);
+  }
+
+  /**
+   * The caller is the reporting node (a sidecar reports its own outbound calls,
+   * authenticated by its certificate); the callee is a mesh service (its
+   * SPIFFE id) or an external system (its name, `callee_external`). One event
+   * per pair and rule per coalescing window (the subject names the rule: two
+   * rules refusing on one pair are two events).
+   */
+  private guardrailBlocked(r: TapRecord): void {
+    const g = r.guardrail!;
+    const callee = g.external ? g.callee : r.callee || g.callee;
+    this.bus.occur('mesh.guardrail_blocked', `${r.node}->${g.callee}/${g.rule}`, r.startMs + r.durationMs, {
+      rule: g.rule,
+      reason: g.reason,
+      ...(g.header ? { header: g.header } : {}),
+      caller: r.caller,
+      callee,
+      callee_external: g.external,
+      reporter: r.node,
+      direction: r.direction,
+      status: r.status,
+    }, r.traceId);
   }
 
   private circuit(r: TapRecord, pair: string, base: Record<string, unknown>, end: number): void {

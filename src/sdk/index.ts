@@ -95,3 +95,5 @@ export { HttpServiceClient, type HttpResult, type HttpRequestOptions } from './h
 export type { InitOptions, ServiceClient } from './member';
 export type { CallOptions, CallResult, GrpcServiceClient, HandlerContext, StubConstructor } from './grpc';
 export type { TraceContext } from './trace';
+/** Proxyless members report their calls to the control plane's tap (docs/tap.md). */
+export { TapReporter, type CallRecord, type TapReporterOptions } from './tap';

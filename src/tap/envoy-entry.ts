@@ -3,7 +3,8 @@
  * -> TapRecord. Read field by field from the decoded message, without
  * toObject: ingest is the tap's hot path (`npm run bench -- tap`).
  */
-import { RESPONSE_FLAGS, recordSize, serviceOfCluster, type Direction, type TapRecord } from './record';
+import { GUARDRAIL_METADATA } from '../envoy/filters/guardrail';
+import { RESPONSE_FLAGS, recordSize, serviceOfCluster, type Direction, type GuardrailVerdict, type TapRecord } from './record';
 
 type Msg = Record<string, unknown> | null | undefined;
 /** Timestamps and Durations: seconds may be a number, a string or a Long. */
@@ -51,8 +52,12 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
   const res = entry?.response as Msg;
   const cluster = str(common?.upstream_cluster);
   const flags = flagsOf(common?.response_flags as Msg);
-  const calleeService = direction === 'inbound' ? '' : outboundService(cluster, str(req?.authority), flags);
+  const guardrail = direction === 'outbound' ? guardrailOf(common?.metadata as Msg) : undefined;
+  // A refused request was never routed: the guardrail names its callee (a mesh service; an external system has no SPIFFE id).
+  const calleeService = direction === 'inbound' ? '' : outboundService(cluster, str(req?.authority), flags) || (guardrail && !guardrail.external ? guardrail.callee : '');
   const callee = direction === 'inbound' ? sender.spiffeId : calleeService ? `spiffe://${sender.trustDomain}/svc/${calleeService}` : '';
+  // What the guardrail matched in a header never reaches the store: the field that would keep that header is blanked.
+  const hidden = guardrail?.header;
   const caller = direction === 'inbound' ? peerUriSan(common) : sender.spiffeId;
   const durationMs = common?.duration ? ms(common.duration as Msg) : ms(common?.time_to_last_downstream_tx_byte as Msg);
   const code = res?.response_code as Msg;
@@ -60,12 +65,12 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
     size: 0,
     node: sender.node,
     direction,
-    traceId: str(req?.request_id),
+    traceId: hidden === 'x-request-id' ? '' : str(req?.request_id),
     startMs: ms(common?.start_time as Msg),
     durationMs,
     method: methodName(req?.request_method),
-    authority: str(req?.authority),
-    path: str(req?.original_path) || str(req?.path),
+    authority: hidden === ':authority' || hidden === 'host' ? '' : str(req?.authority),
+    path: hidden === ':path' || hidden === 'x-envoy-original-path' ? '' : str(req?.original_path) || str(req?.path),
     status: code ? num(code.value) : 0,
     flags,
     upstreamCluster: cluster,
@@ -73,9 +78,34 @@ export function recordOfEntry(entry: Msg, direction: Direction, sender: Sender):
     caller,
     callee,
     details: str(res?.response_code_details),
+    ...(guardrail ? { guardrail } : {}),
   };
   r.size = recordSize(r);
   return r;
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const REASONS = new Set(['body', 'header', 'over-window', 'inspection-error']);
+const HEADER_NAME = /^:?[a-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+
+/**
+ * The guardrail's verdict from the entry's dynamic metadata
+ * (filter_metadata["mesh.guardrail"], a Struct), or undefined when it refused
+ * nothing. Only well-formed names are kept: the sender is authenticated, but
+ * what its filter wrote is still input.
+ */
+function guardrailOf(metadata: Msg): GuardrailVerdict | undefined {
+  const ns = (metadata?.filter_metadata as Record<string, Msg> | undefined)?.[GUARDRAIL_METADATA];
+  const fields = ns?.fields as Record<string, Msg> | undefined;
+  if (!fields) return undefined;
+  // google.protobuf.Value is protobufjs's built-in definition: camelCase fields, whatever keepCase says.
+  const s = (k: string): string => str(fields[k]?.stringValue ?? fields[k]?.string_value);
+  const rule = s('rule');
+  const callee = s('callee');
+  if (!NAME.test(rule) || !NAME.test(callee)) return undefined;
+  const reason = REASONS.has(s('reason')) ? s('reason') : 'unknown';
+  const header = s('header').toLowerCase();
+  return { rule, reason, callee, external: (fields.external?.boolValue ?? fields.external?.bool_value) === true, ...(reason === 'header' && HEADER_NAME.test(header) ? { header } : {}) };
 }
 
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

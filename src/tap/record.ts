@@ -34,6 +34,23 @@ export interface TapRecord {
   readonly details: string;
   /** Approximate bytes the record holds in memory: what the store's byte cap counts. */
   readonly size: number;
+  /** Set when the compliance guardrail refused the request (outbound only; never the matched value). */
+  readonly guardrail?: GuardrailVerdict;
+}
+
+/**
+ * What the guardrail's Lua filter left in the dynamic metadata `mesh.guardrail`
+ * (src/envoy/filters/guardrail.ts) of a request it refused.
+ */
+export interface GuardrailVerdict {
+  readonly rule: string;
+  /** body | header | over-window | inspection-error */
+  readonly reason: string;
+  /** The callee's name: a mesh service, or an external system when `external`. */
+  readonly callee: string;
+  readonly external: boolean;
+  /** For reason "header": the name of the header that matched (its value is never reported). */
+  readonly header?: string;
 }
 
 /** Envoy's ResponseFlags fields -> the short flag (Envoy's access-log format) and the words `mesh trace` prints. */
@@ -69,9 +86,10 @@ export const RESPONSE_FLAGS: Readonly<Record<string, readonly [string, string]>>
 const WORDS = new Map(Object.values(RESPONSE_FLAGS));
 
 /** "UT" -> "timeout"; a denial (403 from RBAC) has no Envoy flag and gets its words from the details. */
-export function flagWords(r: Pick<TapRecord, 'flags' | 'details'>): string[] {
+export function flagWords(r: Pick<TapRecord, 'flags' | 'details' | 'guardrail'>): string[] {
   const words = r.flags.map((f) => WORDS.get(f) ?? f);
   if (r.details.startsWith('rbac_access_denied')) words.push('denied');
+  if (r.guardrail) words.push(`refused by guardrail ${r.guardrail.rule} (${r.guardrail.reason})`);
   return words;
 }
 
@@ -79,7 +97,8 @@ export function flagWords(r: Pick<TapRecord, 'flags' | 'details'>): string[] {
 export function recordSize(r: Omit<TapRecord, 'size' | 'seq'>): number {
   let n = 160;
   for (const s of [r.node, r.traceId, r.method, r.authority, r.path, r.upstreamCluster, r.upstreamHost, r.caller, r.callee, r.details]) n += s.length * 2;
-  return n + r.flags.length * 16;
+  const g = r.guardrail;
+  return n + r.flags.length * 16 + (g ? 64 + (g.rule.length + g.reason.length + g.callee.length + (g.header?.length ?? 0)) * 2 : 0);
 }
 
 /** The service a cluster name points to (`outbound|bank` or `outbound|bank|v2`), or '' for none. */

@@ -16,6 +16,7 @@ import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
 import { spiffeIdOfSan, XdsServer, type TlsMaterial } from './server';
 import { Tap } from '../tap/tap';
 import { accessLogService } from '../tap/als-service';
+import { metricsService } from '../tap/metrics-service';
 import { DEFAULT_STORE_LIMITS, type StoreLimits } from '../tap/store';
 import { EventBus, setEventBus } from '../events/bus';
 import { RecordEvents } from '../events/derive';
@@ -137,7 +138,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const unwireEvents = wireEvents(cp, events, { ...(eventsDir ? { storeDir: eventsDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
   const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
   const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain, ...(holdUnknownVersion ? { holdUnknownVersion } : {}) });
-  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als] });
+  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als, metricsService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure })] });
   const admin = new AdminServer(cp, opts.log, { tap, events }, replica);
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };

@@ -13,62 +13,12 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MeshEvent } from '../../src/events/cloudevent';
 import { applyAndWait, eventually, mesh, runningSkip } from './harness';
+import { receiver } from './receiver';
 import { callBank, records, startTapWorld, stopTapWorld, TAP_MESH, type TapWorld } from './tap-world';
-
-interface Receiver {
-  port: number;
-  /** Every POST body received, parsed, in arrival order (duplicates included). */
-  readonly got: MeshEvent[];
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** A plain HTTP receiver: 200 for every well-formed CloudEvent, the body kept. */
-function receiver(): Receiver {
-  let server: http.Server | undefined;
-  const r: Receiver = {
-    port: 0,
-    got: [],
-    start: () =>
-      new Promise<void>((resolve, reject) => {
-        server = http.createServer((req, res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          req.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size <= 1 << 20) chunks.push(c);
-          });
-          req.on('end', () => {
-            try {
-              assert.match(String(req.headers['content-type']), /^application\/cloudevents\+json/);
-              r.got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as MeshEvent);
-              res.writeHead(200).end();
-            } catch {
-              res.writeHead(400).end();
-            }
-          });
-        });
-        server.once('error', reject);
-        server.listen(r.port, '127.0.0.1', () => {
-          r.port = (server!.address() as { port: number }).port;
-          resolve();
-        });
-      }),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (!server) return resolve();
-        server.close(() => resolve());
-        server.closeAllConnections();
-        server = undefined;
-      }),
-  };
-  return r;
-}
 
 const SLOW_MS = 1500; // over bank's 1s request timeout
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -45,11 +45,11 @@ export async function startStandIn(pki: { cert: string; key: string }, seen: See
 
 export interface Answer { status: number; meshError?: string; guardrail?: string; body: string }
 
-/** POST `body` through the outbound listener on `port` with Host `host` (chunked when `chunked`). */
-export function outboundPost(port: number, host: string, body: string, opts: { headers?: Record<string, string>; chunked?: boolean } = {}): Promise<Answer> {
+/** POST `body` through the outbound listener on `port` with Host `host` (chunked when `chunked`), to `path` (default /clear). */
+export function outboundPost(port: number, host: string, body: string, opts: { headers?: Record<string, string>; chunked?: boolean; path?: string } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { host, ...opts.headers, ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) }) };
-    const req = http.request({ host: '127.0.0.1', port, path: '/clear', method: 'POST', agent: false, headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: opts.path ?? '/clear', method: 'POST', agent: false, headers }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminRequest } from '../../src/xds/admin-client';
 import { TapReporter } from '../../src/sdk/tap';
+import { PACKAGE_ROOT } from '../../src/paths';
 import type { RunningControlPlane } from '../../src/xds/serve';
 import type { TapRecord } from '../../src/tap/record';
 import { identityTls, makePki, startTestPlane, tmp } from '../helpers/control-plane';
@@ -61,5 +62,18 @@ describe('tap admin API', () => {
     assert.match(m.body, /^hms_tap_records_total\{node="impact-calc"\} 1$/m);
     assert.match(m.body, /^hms_tap_store_records 1$/m);
     assert.match(m.body, /^hms_tap_requests_total\{caller="impact-calc",callee="grant-pay",status_class="2xx"\} 1$/m);
+  });
+
+  test('TapReporter is exported by the package entry (package.json main) and posts through it', async () => {
+    // The entry as a user of the package gets it: package.json's `main`, resolved from the package root.
+    const entry = require(PACKAGE_ROOT) as typeof import('../../src');
+    assert.equal(entry.TapReporter, TapReporter);
+    const files = { chain: path.join(pki, 'svc', 'grant-pay', 'chain.pem'), key: path.join(pki, 'svc', 'grant-pay', 'key.pem'), trustBundle: path.join(pki, 'trust-bundle.pem') };
+    const tap = new entry.TapReporter({ adminUrl: url(), trustDomain: 'ceq.gov', files });
+    tap.record({ direction: 'inbound', peer: 'impact-calc', trace_id: 'sdk-entry-1', start_ms: 2000, duration_ms: 3, method: 'POST', path: '/Payout', status: 200 });
+    await tap.flush();
+    assert.equal(tap.sent, 1);
+    const r = await adminRequest<{ records: TapRecord[] }>({ server: url(), tls: identityTls(pki, 'admin/ops') }, 'GET', '/v1/tap/records?trace=sdk-entry-1');
+    assert.equal(r.body.records[0]?.node, 'grant-pay');
   });
 });
