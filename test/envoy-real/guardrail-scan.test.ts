@@ -1,9 +1,11 @@
 /**
  * The guardrail's body scan in real Envoy against the detectors as
- * docs/policy-language.md defines them (a TypeScript reference here): the Lua
+ * docs/policy-language.md defines them (a TypeScript reference): the Lua
  * script does not hand a body to its patterns whole, it probes one byte in
  * every 11 and scans only runs of [0-9 -] around the probes that hit
- * (src/envoy/filters/guardrail.ts). A generated corpus puts SSNs and card
+ * (src/envoy/filters/guardrail.ts). The reference is the detectors as
+ * `mesh explain` evaluates headers (src/review/explain/guardrail.ts), so
+ * this also shows explain and Envoy agree on them. A generated corpus puts SSNs and card
  * numbers, valid and not, at every offset from a probe, at the start and end
  * of the body, inside longer digit runs and next to separators; Envoy must
  * refuse exactly the bodies the reference finds something in. One Envoy
@@ -19,35 +21,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bootstrap } from '../../bench/guardrail';
 import { freeRange } from '../../src/compose/free-ports';
+import { hasCardNumber as refCard, hasUsSsn as refSsn } from '../../src/review/explain';
 import { availability, eventually, suiteSkip } from './harness';
-
-function luhn(d: string): boolean {
-  let sum = 0;
-  for (let i = d.length - 1, alt = false; i >= 0; i--, alt = !alt) {
-    let x = d.charCodeAt(i) - 48;
-    if (alt) x = x * 2 > 9 ? x * 2 - 9 : x * 2;
-    sum += x;
-  }
-  return sum % 10 === 0;
-}
-
-/** `us_ssn` as documented: NNN-NN-NNNN not inside a longer digit run; area not 000, 666, 9xx; group not 00; serial not 0000. */
-function refSsn(s: string): boolean {
-  for (const m of s.matchAll(/(?<![0-9])([0-9]{3})-([0-9]{2})-([0-9]{4})(?![0-9])/g)) {
-    const [, a, g, n] = m as unknown as [string, string, string, string];
-    if (a !== '000' && a !== '666' && !a.startsWith('9') && g !== '00' && n !== '0000') return true;
-  }
-  return false;
-}
-
-/** `card_number` as documented: a run of 13 to 19 digits (spaces or dashes between them) passing Luhn; longer runs are not cut. */
-function refCard(s: string): boolean {
-  for (const m of s.matchAll(/[0-9][0-9 -]*[0-9]/g)) {
-    const d = m[0].replace(/[ -]/g, '');
-    if (d.length >= 13 && d.length <= 19 && luhn(d)) return true;
-  }
-  return false;
-}
 
 /** A deterministic generator (mulberry32), so a failure names a body that can be sent again. */
 function prng(seed: number): () => number {
