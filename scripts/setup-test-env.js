@@ -136,5 +136,27 @@ function ensurePostgres() {
   }
 }
 
+/**
+ * OpenSSL's command line for test/pki/openssl.test.ts, where OpenSSL, not our
+ * own code, judges the certificates node-forge makes (the other tests make
+ * their certificates with node-forge and need no binary). Under CI=true a
+ * missing /usr/bin/openssl is installed from Debian's `openssl` package, and
+ * a failure to do so fails the run; elsewhere that test fails saying so.
+ */
+function ensureOpenssl() {
+  const bin = '/usr/bin/openssl';
+  if (fs.existsSync(bin)) return log(`OpenSSL: ${bin}`);
+  if (!ci) return log(`${bin} not found: test/pki/openssl.test.ts will fail; apt-get install openssl to run it`);
+  log('CI=true and no OpenSSL: apt-get install -y openssl');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const steps = [['update'], ['install', '-y', '--no-install-recommends', 'openssl']];
+  const failed = steps.find((args) => spawnSync('apt-get', args, { stdio: 'inherit', env, timeout: 600_000 }).status !== 0);
+  if (failed || !fs.existsSync(bin)) {
+    log(`FAILED under CI=true (OpenSSL is required there): ${failed ? `apt-get ${failed.join(' ')} failed` : `${bin} still missing after install`}`);
+    process.exit(1);
+  }
+}
+
+ensureOpenssl();
 ensurePostgres();
 main();

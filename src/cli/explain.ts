@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { formatDiagnostics } from '../diag/format';
-import { EXPLAIN_FORMATS, explainRequest, formatExplain, parseHeaderFlags, type ExplainFormat } from '../review/explain';
+import { EXPLAIN_FORMATS, explainCall, formatExplain, parseHeaderFlags, type ExplainFormat } from '../review/explain';
 import { loadForReview } from '../review/load';
 import type { SetExit } from './main';
 
@@ -21,7 +21,7 @@ export function registerExplain(program: Command, setExit: SetExit): void {
     .command('explain')
     .description('evaluate a request from <caller> to <callee> against the compiled config: allowed or denied and by which rule, route, split, retries, timeout, rate limit, circuit breaker')
     .argument('<caller>', 'calling service')
-    .argument('<callee>', 'called service')
+    .argument('<callee>', 'called service, external system, or host (a name with a dot)')
     .argument('[dir]', 'mesh directory', '.')
     .option('--method <method>', 'request method', 'GET')
     .option('--path <path>', 'request path', '/')
@@ -44,7 +44,7 @@ export function runExplain(caller: string, callee: string, dir: string, opts: Ex
   }
   const { input } = loaded;
   if (input.unchecked) process.stderr.write(`note: ${dir} has lint errors (run mesh lint); explaining what it would compile to\n`);
-  const result = explainRequest({ model: input.model, compiled: input.compiled }, caller, callee, { method: opts.method, path: opts.path, headers });
+  const result = explainCall({ model: input.model, compiled: input.compiled }, caller, callee, { method: opts.method, path: opts.path, headers });
   process.stdout.write(formatExplain(result, opts.format, input.lines));
   return result.verdict === 'allowed' ? 0 : 1;
 }

@@ -10,6 +10,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { explainCall } from '../../src/review/explain';
+import { loadForReview } from '../../src/review/load';
 import { eventually, runningSkip } from './harness';
 import { outboundPost, standInSuite, type Seen } from './stand-in';
 
@@ -40,12 +42,25 @@ describe('real Envoy (local): calls to external systems', { concurrency: 1, skip
     assert.equal(seen.length, before, 'no request reached the server');
   });
 
-  test('an undeclared host, and impact-calc (no such call declared), are refused by the sidecar: 404 x-mesh-error no-route', { timeout: 30_000 }, async () => {
+  test('an undeclared host, and impact-calc (no such call declared), are refused by the sidecar: 404 x-mesh-error no-route, as mesh explain says', { timeout: 30_000 }, async () => {
     const before = seen.length;
+    // mesh explain on the mesh the sidecars run (the test rewrote its ports and ca_file).
+    const loaded = loadForReview(setup().runtime.meshDir, { allowSemanticErrors: true });
+    assert.ok(loaded.ok);
+    const explain = (from: string, host: string) => explainCall({ model: loaded.input.model, compiled: loaded.input.compiled }, from, host, { method: 'POST', path: '/clear' });
     for (const [from, host] of [['grant-pay', 'evil.example.com'], ['grant-pay', '127.0.0.1'], ['impact-calc', 'clearinghouse'], ['impact-calc', 'clearinghouse.example.gov']] as const) {
       const r = await call(from, host);
       assert.equal(r.status, 404, `${from} -> ${host}: ${JSON.stringify(r)}`);
       assert.equal(r.meshError, 'no-route', `${from} -> ${host}`);
+      const e = explain(from, host);
+      assert.ok('kind' in e && e.kind === 'external', `${from} -> ${host}`);
+      assert.equal(e.verdict, 'no-route', `${from} -> ${host}: ${e.reason}`);
+      assert.deepEqual(e.refusal, { status: r.status, meshError: r.meshError }, `${from} -> ${host}`);
+    }
+    for (const host of ['clearinghouse', 'clearinghouse.example.gov']) {
+      const ok = explain('grant-pay', host);
+      assert.equal(ok.verdict, 'allowed', `explain grant-pay -> ${host}, which answered 200 above: ${ok.reason}`);
+      assert.ok('kind' in ok && ok.route?.tls?.sni === 'clearinghouse.example.gov' && ok.route.hostRewrite === 'clearinghouse.example.gov', JSON.stringify(ok));
     }
     assert.equal(seen.length, before, 'nothing reached the external server');
   });

@@ -8,23 +8,45 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
-import { runCommand } from '../../src/compose/runtime';
+import forge from 'node-forge';
+import { nativeRsaKeyGen } from '../../src/pki';
+import { randomSerialHex } from '../../src/pki/x509';
 import { editPolicies } from './envoy-admin';
 import { setUp, upInSync, type Setup } from './harness';
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const r = await runCommand(['openssl', ...args], { cwd, timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+/** A self-signed CA (`ca`) or a server certificate for `dns` signed by `issuer`, with node-forge as src/pki does: no openssl binary. */
+function forgeCert(subjectCn: string, keys: forge.pki.rsa.KeyPair, issuer: { cert?: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }, dns?: string): forge.pki.Certificate {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = randomSerialHex();
+  cert.validity.notBefore = new Date(Date.now() - 5 * 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 2 * 24 * 3_600_000);
+  cert.setSubject([{ name: 'commonName', value: subjectCn }]);
+  cert.setIssuer(issuer.cert ? issuer.cert.subject.attributes : [{ name: 'commonName', value: subjectCn }]);
+  cert.setExtensions(dns
+    ? [{ name: 'basicConstraints', cA: false, critical: true }, { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true }, { name: 'subjectAltName', altNames: [{ type: 2, value: dns }] }]
+    : [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true }, { name: 'subjectKeyIdentifier' }]);
+  cert.sign(issuer.key, forge.md.sha256.create());
+  return cert;
 }
 
 /** A CA and a server certificate for clearinghouse.example.gov (DNS SAN) signed by it. */
 export async function standInPki(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   fs.mkdirSync(dir, { recursive: true });
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=clearinghouse test CA'], dir);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=clearinghouse.example.gov'], dir);
-  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=DNS:clearinghouse.example.gov\n');
-  await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
+  const pair = async (): Promise<forge.pki.rsa.KeyPair> => {
+    const pem = await nativeRsaKeyGen();
+    return { privateKey: forge.pki.privateKeyFromPem(pem.privateKeyPem), publicKey: forge.pki.publicKeyFromPem(pem.publicKeyPem) };
+  };
+  const caKeys = await pair();
+  const ca = forgeCert('clearinghouse test CA', caKeys, { key: caKeys.privateKey });
+  const serverKeys = await pair();
+  const server = forgeCert('clearinghouse.example.gov', serverKeys, { cert: ca, key: caKeys.privateKey }, 'clearinghouse.example.gov');
+  const files = { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
+  fs.writeFileSync(files.ca, forge.pki.certificateToPem(ca));
+  fs.writeFileSync(files.cert, forge.pki.certificateToPem(server));
+  fs.writeFileSync(files.key, forge.pki.privateKeyToPem(serverKeys.privateKey), { mode: 0o600 });
+  return files;
 }
 
 export interface Seen { host?: string; sni?: string; bytes: number }

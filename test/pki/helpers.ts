@@ -43,7 +43,9 @@ export function opensslVerify(args: readonly string[]): OpensslResult {
     const output = execFileSync(OPENSSL, ['verify', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return { ok: true, output };
   } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
+    const e = err as { code?: string; stdout?: string; stderr?: string };
+    // A missing binary is no verdict: the "rejects" tests must not pass on it.
+    if (e.code === 'ENOENT') throw new Error(`${OPENSSL} not found: apt-get install openssl (scripts/setup-test-env.js does under CI=true)`);
     return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
 }

@@ -18,7 +18,12 @@ export type CallerRoute = { readonly route: RouteAnswer } | { readonly failure: 
 
 const sourced = <T>(value: T, from: Provenance): Sourced<T> => ({ value, from: provenanceJson(from) });
 
-export function callerRoute(caller: NodeOutput, authority: string, headers: Headers): CallerRoute {
+/** Where the caller's proxy looks the authority up: its listener, route configuration and the virtual host it selects. */
+export type CallerVirtualHost =
+  | { readonly listenerName: string; readonly routeConfig: JsonObject; readonly found: { readonly vh: JsonObject; readonly domain: string } }
+  | { readonly failure: string };
+
+export function callerVirtualHost(caller: NodeOutput, authority: string): CallerVirtualHost {
   const ir = caller.ir;
   const listenerName = ir.kind === 'grpc' ? authority : ir.outbound.listenerName;
   const listener = listenerName === undefined ? undefined : byName(caller.resources.listeners, listenerName);
@@ -31,6 +36,14 @@ export function callerRoute(caller: NodeOutput, authority: string, headers: Head
   if (!routeConfig) return { failure: `${caller.id}'s listener ${listenerName} has no route configuration` };
   const found = findVirtualHost(routeConfig, authority);
   if (!found) return { failure: `${caller.id}'s route configuration ${String(routeConfig['name'])} has no virtual host for "${authority}" (Envoy answers 404 NR)` };
+  return { listenerName, routeConfig, found };
+}
+
+export function callerRoute(caller: NodeOutput, authority: string, headers: Headers): CallerRoute {
+  const ir = caller.ir;
+  const lookup = callerVirtualHost(caller, authority);
+  if ('failure' in lookup) return lookup;
+  const { listenerName, routeConfig, found } = lookup;
   const route = findRoute(found.vh, headers);
   if (!route) return { failure: `no route of virtual host ${String(found.vh['name'])} matches ${headers.get(':path')} (Envoy answers 404 NR)` };
   const vhIR = ir.outbound.virtualHosts.find((v) => v.name === found.vh['name']);
@@ -128,7 +141,7 @@ function clusterSettings(cluster: JsonObject, ir: UpstreamClusterIR): Pick<Clust
   };
 }
 
-function retryOf(action: JsonObject, vh: RoutePolicyView): { retry?: RetryAnswer } {
+export function retryOf(action: JsonObject, vh: Pick<RoutePolicyView, 'retry'>): { retry?: RetryAnswer } {
   const rp = obj(action['retry_policy']);
   if (!rp || !vh.retry) return {};
   const r = vh.retry;

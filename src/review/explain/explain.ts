@@ -16,10 +16,30 @@ import { formatProvenance, provenanceJson } from '../provenance';
 import { calleeSide, sanAccepted, type CalleeView } from './callee-side';
 import { callerRoute } from './caller-side';
 import type { Headers } from './match';
-import type { ExplainRequest, ExplainResult, RouteAnswer, Verdict } from './types';
+import { explainExternal } from './external';
+import { guardrailRefusal, guardrailsOn } from './guardrail';
+import type { ExplainRequest, ExplainResult, ExternalExplainResult, RouteAnswer, Verdict } from './types';
 
 /** A model, its compiled output, or both (the model adds the `calls:` line of edges the compiler left out). */
 export type ExplainSource = MeshModel | CompileResult | { readonly model: MeshModel; readonly compiled: CompileResult };
+
+/**
+ * A call to a service (explainRequest), to a declared external system (by its
+ * name or host), or to a host the mesh does not declare (one with a dot or a
+ * port: a bare unknown name is still MESH111, most likely a typo).
+ */
+export function explainCall(source: ExplainSource, caller: string, callee: string, request: ExplainRequest = {}): ExplainResult | ExternalExplainResult {
+  const { model, compiled } = resolveSource(source);
+  if (compiled.nodes.some((n) => n.id === callee)) return explainRequest({ ...(model ? { model } : {}), compiled } as ExplainSource, caller, callee, request);
+  const externals = model?.externals ?? [];
+  const e = externals.find((x) => x.name === callee) ?? externals.find((x) => x.host === callee);
+  if (!e && !/[.:]/.test(callee)) nodeOf(compiled, callee, 'callee', externals.map((x) => x.name));
+  if (externals.some((x) => x.name === caller)) throw new UserError('MESH111', `caller "${caller}" is an external system: it has no sidecar, and its calls do not pass through the mesh`);
+  const from = nodeOf(compiled, caller, 'caller');
+  const req = normalizeRequest(request, callee);
+  const headers: Headers = new Map([...Object.entries(req.headers), [':method', req.method], [':path', req.path], [':authority', req.authority]]);
+  return explainExternal(model, from, callee, e, req, headers);
+}
 
 export function explainRequest(source: ExplainSource, caller: string, callee: string, request: ExplainRequest = {}): ExplainResult {
   const { model, compiled } = resolveSource(source);
@@ -39,7 +59,13 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
   const callerClusters = from.ir.clusters.filter((c) => c.service === callee).map((c) => c.name);
   const call = from.ir.outbound.virtualHosts.find((v) => v.service === callee)?.callPos
     ?? model?.services.find((s) => s.name === caller)?.calls.find((c) => c.target === callee)?.pos;
-  const { verdict, reason } = decide(from, to, inbound, routed, route, call !== undefined);
+  const vh = 'failure' in routed ? undefined : from.resources.routes.flatMap((rc) => (rc['virtual_hosts'] as Record<string, unknown>[] | undefined) ?? []).find((v) => v['name'] === routed.route.virtualHost);
+  const guardrails = route ? guardrailsOn(from, callee, vh, headers) : [];
+  const decided = decide(from, to, inbound, routed, route, call !== undefined);
+  const g = decided.verdict === 'allowed' ? guardrailRefusal(guardrails) : undefined;
+  const { verdict, reason } = g
+    ? { verdict: 'denied' as const, reason: `guardrail ${g.rule} finds what it detects in header ${g.header}: ${caller}'s sidecar answers 403 (x-mesh-error: guardrail) before ${callee} sees it` }
+    : decided;
   return {
     caller,
     callee,
@@ -56,15 +82,17 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
     callerClusters,
     ...(inbound.rateLimit ? { rateLimit: inbound.rateLimit } : {}),
     ...(inbound.inboundTimeout ? { inboundTimeout: inbound.inboundTimeout } : {}),
+    ...(guardrails.length ? { guardrails } : {}),
     notes: notesFor(from, to, route),
   };
 }
 
-function nodeOf(compiled: CompileResult, name: string, role: string): NodeOutput {
+function nodeOf(compiled: CompileResult, name: string, role: string, externals: readonly string[] = []): NodeOutput {
   const node = compiled.nodes.find((n) => n.id === name);
   if (!node) {
     const known = compiled.nodes.map((n) => n.id).join(', ');
-    throw new UserError('MESH111', `${role} "${name}" is not a service of the mesh (services: ${known})`);
+    const ext = externals.length ? `; external systems: ${externals.join(', ')}` : '';
+    throw new UserError('MESH111', `${role} "${name}" is not a service of the mesh (services: ${known}${ext})`);
   }
   return node;
 }

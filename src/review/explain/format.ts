@@ -5,17 +5,28 @@
  */
 import type { SourceLines } from '../source-lines';
 import { formatProvenance, type ProvenanceJson } from '../provenance';
-import type { CircuitBreakerAnswer, ClusterAnswer, ExplainResult, RouteAnswer, Sourced } from './types';
+import type { CircuitBreakerAnswer, ClusterAnswer, ExplainResult, ExternalExplainResult, GuardrailAnswer, RouteAnswer, Sourced } from './types';
 
 export type ExplainFormat = 'text' | 'json';
 export const EXPLAIN_FORMATS: readonly ExplainFormat[] = ['text', 'json'];
 
-export function formatExplain(r: ExplainResult, format: ExplainFormat, lines?: SourceLines): string {
-  if (format === 'json') return JSON.stringify(r, null, 2) + '\n';
-  const from = (p: ProvenanceJson): string => {
+type From = (p: ProvenanceJson) => string;
+
+export function isExternal(r: ExplainResult | ExternalExplainResult): r is ExternalExplainResult {
+  return 'kind' in r && r.kind === 'external';
+}
+
+function fromWith(lines: SourceLines | undefined): From {
+  return (p) => {
     const text = p.file && p.line ? lines?.line({ file: p.file, line: p.line, col: p.col ?? 1 }) : undefined;
     return `<- ${formatProvenance(p)}${text ? `  ${text}` : ''}`;
   };
+}
+
+export function formatExplain(r: ExplainResult | ExternalExplainResult, format: ExplainFormat, lines?: SourceLines): string {
+  if (format === 'json') return JSON.stringify(r, null, 2) + '\n';
+  const from = fromWith(lines);
+  if (isExternal(r)) return formatExternal(r, from);
   const val = <T>(label: string, s: Sourced<T>, unit = ''): string => `${label} ${String(s.value)}${unit}  ${from(s.from)}`;
   const out = [
     `${r.caller} -> ${r.callee}: ${r.verdict.toUpperCase()}`,
@@ -30,12 +41,43 @@ export function formatExplain(r: ExplainResult, format: ExplainFormat, lines?: S
       ? sourcedRows('  limit', [[`${r.callee} ${r.rateLimit.listener} rps`, r.rateLimit.tokensPerFill], ['burst', r.rateLimit.maxTokens], ['refill every', r.rateLimit.fillInterval]], val)
       : [`  limit     no rate limit on ${r.callee}`]),
     ...(r.inboundTimeout ? [`  inbound   ${val('timeout', r.inboundTimeout)}`] : []),
+    ...guardrailLines(r.guardrails ?? [], from),
     ...r.notes.map((n) => `  note      ${n}`),
   ];
   return out.join('\n') + '\n';
 }
 
-function headerList(r: ExplainResult): string {
+function guardrailLines(rules: readonly GuardrailAnswer[], from: From): string[] {
+  return rules.map((g) => `  GUARDRAIL ${g.rule}: ${g.detect.join(', ')} in ${g.inspect.join(' and ')}, window ${g.maxBodyBytes} bytes, fail ${g.fail}${g.enforced ? '' : ' (NOT in the compiled virtual host)'}${g.refusesHeader ? `; REFUSES header ${g.refusesHeader}` : ''}  ${from(g.from)}`);
+}
+
+function formatExternal(r: ExternalExplainResult, from: From): string {
+  const e = r.external;
+  const rt = r.route;
+  const out = [
+    `${r.caller} -> ${r.callee}: ${r.verdict.toUpperCase()}${r.refusal ? ` (${r.refusal.status}, x-mesh-error: ${r.refusal.meshError})` : ''}`,
+    `  request   ${r.request.method} ${r.request.path} (authority ${r.request.authority})${headerList(r)}`,
+    `  why       ${r.reason}`,
+    '',
+    `  external  ${e ? `${e.name}: ${e.host}:${e.port}${e.address ? ` at ${e.address}` : ''}  ${from(e.from)}` : `none declared for "${r.request.authority}"`}`,
+    ...(e ? [`  call      ${r.declaredCall ? `declared ${from(r.declaredCall)}` : `${r.caller} does not declare ${e.name} under calls:`}`] : []),
+    ...(r.access ? [`  access    ${r.access.allowed ? `allows ${r.caller} ${from(r.access.rule!)}` : `does not allow ${r.caller}; access policy ${r.access.accessPolicy.kind === 'builtin' ? '<- builtin default (deny everyone)' : from(r.access.accessPolicy)}`}`] : []),
+    ...(rt
+      ? [
+        `  route     listener ${rt.listener} -> route config ${rt.routeConfig} -> virtual host ${rt.virtualHost} (domain ${rt.matchedDomain}) -> route ${rt.route} -> cluster ${rt.cluster}${rt.present ? '' : ' (MISSING)'}`,
+        `  upstream  ${rt.upstream ?? '?'}${rt.hostRewrite ? `, Host rewritten to ${rt.hostRewrite}` : ''}`,
+        rt.tls ? `  tls       originated: SNI ${rt.tls.sni}, CA ${rt.tls.caFile}, names ${rt.tls.subjectAltNames.join(', ')}  ${from(rt.tls.from)}` : '  tls       NONE',
+        ...(rt.timeout ? [`  timeout   request ${rt.timeout.value}  ${from(rt.timeout.from)}`] : []),
+        rt.retry ? `  retries   ${rt.retry.numRetries.value} on ${rt.retry.retryOn.value}  ${from(rt.retry.numRetries.from)}` : '  retries   none',
+      ]
+      : ['  route     none']),
+    ...guardrailLines(r.guardrails, from),
+    ...r.notes.map((n) => `  note      ${n}`),
+  ];
+  return out.join('\n') + '\n';
+}
+
+function headerList(r: Pick<ExplainResult, 'request'>): string {
   const h = Object.entries(r.request.headers).map(([k, v]) => `${k}: ${v}`);
   return h.length ? `, headers ${h.join('; ')}` : '';
 }

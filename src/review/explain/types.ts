@@ -41,8 +41,69 @@ export interface ExplainResult {
   readonly rateLimit?: RateLimitAnswer;
   /** The callee's inbound route timeout (Envoy sidecars). */
   readonly inboundTimeout?: Sourced<string>;
+  /** Guardrail rules the caller's sidecar runs on this call; absent when none. */
+  readonly guardrails?: readonly GuardrailAnswer[];
   /** What else a reader should know: policies the node cannot enforce, versions without endpoints... */
   readonly notes: readonly string[];
+}
+
+export interface GuardrailAnswer {
+  readonly rule: string;
+  readonly detect: readonly string[];
+  readonly inspect: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly fail: 'closed' | 'open';
+  /** The `guardrails.<rule>` entry. */
+  readonly from: ProvenanceJson;
+  /** The compiled virtual host carries the rule's script (false: a bug, or a hand-edited resource). */
+  readonly enforced: boolean;
+  /** The first request header (pseudo-headers included) in which the rule finds what it detects. */
+  readonly refusesHeader?: string;
+}
+
+/**
+ * `mesh explain <caller> <external>`, or a host the mesh does not declare:
+ * there is no callee sidecar, so the caller's sidecar decides everything. It
+ * has a virtual host for an external system only when the call is declared
+ * and allowed; any other host gets 404 with `x-mesh-error: no-route`.
+ */
+export interface ExternalExplainResult {
+  readonly kind: 'external';
+  readonly caller: string;
+  /** The external system's name, or the host as asked. */
+  readonly callee: string;
+  readonly request: ExplainResult['request'];
+  readonly verdict: Verdict;
+  readonly reason: string;
+  /** What the caller's sidecar answers when it refuses (it never sends the request on). */
+  readonly refusal?: { readonly status: number; readonly meshError: string; readonly guardrail?: string };
+  /** The `externals.<name>` declaration; absent for a host the mesh does not declare. */
+  readonly external?: { readonly name: string; readonly host: string; readonly port: number; readonly address?: string; readonly from: ProvenanceJson };
+  readonly declaredCall?: ProvenanceJson;
+  /** access.<external>: the rule allowing the caller, or the policy (or builtin default deny) that does not. */
+  readonly access?: { readonly allowed: boolean; readonly rule?: ProvenanceJson; readonly accessPolicy: ProvenanceJson };
+  readonly route?: ExternalRouteAnswer;
+  readonly guardrails: readonly GuardrailAnswer[];
+  readonly notes: readonly string[];
+}
+
+export interface ExternalRouteAnswer {
+  readonly listener: string;
+  readonly routeConfig: string;
+  readonly virtualHost: string;
+  readonly matchedDomain: string;
+  readonly route: string;
+  readonly cluster: string;
+  /** The caller's proxy has the cluster. */
+  readonly present: boolean;
+  /** Host the request is sent with (host_rewrite_literal). */
+  readonly hostRewrite?: string;
+  /** Where the cluster connects (the declared address, or the host resolved by DNS). */
+  readonly upstream?: string;
+  /** TLS the sidecar originates, as the cluster's UpstreamTlsContext says. */
+  readonly tls?: { readonly sni: string; readonly caFile: string; readonly subjectAltNames: readonly string[]; readonly from: ProvenanceJson };
+  readonly timeout?: Sourced<string>;
+  readonly retry?: RetryAnswer;
 }
 
 export interface AccessAnswer {
