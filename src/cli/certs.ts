@@ -23,6 +23,7 @@ import {
   service,
   type CertStatus,
 } from '../pki';
+import { serviceWithDns } from '../pki/identity';
 import { DAY_MS } from '../pki/duration';
 import { pkiError } from '../pki/errors';
 import { hasErrors, type Diagnostic } from '../diag/diagnostic';
@@ -94,7 +95,7 @@ export function registerCerts(program: Command, setExit: SetExit, io: CertsIo = 
     .action((opts: StoreFlags & { threshold: string; format: 'text' | 'json' }) => {
       const mesh = readMeshForCerts(opts.mesh);
       const thresholdMs = parseDuration(opts.threshold, '--threshold');
-      const rows = checkStore(pkiDirOf(opts, mesh), { thresholdMs, expected: mesh.services.map(service) });
+      const rows = checkStore(pkiDirOf(opts, mesh), { thresholdMs, expected: [...mesh.services, ...(mesh.gateways ?? []).map((g) => g.name)].map(service) });
       // How certificates, CAs and the bundle relate (MESH100-104, src/review/rotation.ts): also run by `mesh lint`.
       const rotation = checkRotation(pkiDirOf(opts, mesh), { thresholdMs });
       io.out(opts.format === 'json' ? checkJson(rows, thresholdMs, rotation) : checkTable(rows) + formatDiagnostics(rotation, 'text'));
@@ -116,20 +117,26 @@ function pkiDirOf(flags: StoreFlags, mesh: MeshPkiInputs): string {
   return flags.dir ?? path.resolve(flags.mesh, mesh.pkiDir);
 }
 
-/** Explicit names must be services of the mesh; no names and no other identity means every service. */
+/**
+ * Explicit names must be services or gateways of the mesh; no names and no
+ * other identity means every service and gateway. A gateway's certificate
+ * carries the hostnames of its listeners with `tls: { mesh_ca: true }`.
+ */
 function identitiesToIssue(mesh: MeshPkiInputs, names: readonly string[], admins: readonly string[], cp: boolean): Identity[] {
+  const gateways = new Map((mesh.gateways ?? []).map((g) => [g.name, g.hostnames]));
   for (const name of names) {
-    if (!mesh.services.includes(name)) {
+    if (!mesh.services.includes(name) && !gateways.has(name)) {
       const known = mesh.services.length ? mesh.services.join(', ') : 'none';
-      throw pkiError(PkiCode.unknownService, `'${name}' is not a service of the mesh (services: ${known})`);
+      throw pkiError(PkiCode.unknownService, `'${name}' is not a service of the mesh (services: ${known}${gateways.size ? `; gateways: ${[...gateways.keys()].join(', ')}` : ''})`);
     }
   }
+  const identity = (name: string): Identity => serviceWithDns(name, gateways.get(name));
   const everyService = names.length === 0 && admins.length === 0 && !cp;
   if (everyService && mesh.services.length === 0) {
     throw pkiError(PkiCode.meshUnreadable, `no services found in ${mesh.dir}/services/*.yml: nothing to issue`);
   }
   return [
-    ...(everyService ? mesh.services : names).map(service),
+    ...(everyService ? [...mesh.services, ...gateways.keys()] : names).map(identity),
     ...admins.map(admin),
     ...(cp ? [controlPlane] : []),
   ];
@@ -181,6 +188,8 @@ export interface MeshPkiInputs {
   readonly services: readonly string[];
   /** mesh.yml `pki_dir`, relative to the mesh dir unless absolute. Default "pki". */
   readonly pkiDir: string;
+  /** `gateways:` of mesh_policies.yml with the hostnames of their mesh-CA listeners (sorted); absent when none. */
+  readonly gateways?: readonly { readonly name: string; readonly hostnames: readonly string[] }[];
 }
 
 // Deliberately lenient (not loadMesh): certificates depend only on the trust
@@ -198,12 +207,29 @@ export function readMeshForCerts(meshDir: string): MeshPkiInputs {
     if (typeof name !== 'string') throw pkiError(PkiCode.meshUnreadable, `${file}: no \`name:\` (run \`mesh lint\`)`);
     return name;
   });
+  const gateways = readGatewaysForCerts(meshDir);
   return {
     dir: meshDir,
     trustDomain: typeof settings.trust_domain === 'string' ? settings.trust_domain : 'cluster.local',
     services: [...new Set(services)].sort(),
     pkiDir: typeof settings.pki_dir === 'string' ? settings.pki_dir : 'pki',
+    ...(gateways.length ? { gateways } : {}),
   };
+}
+
+/** As lenient as the rest: gateway names and their mesh-CA hostnames, whatever else the file holds (lint checks it). */
+function readGatewaysForCerts(meshDir: string): { name: string; hostnames: string[] }[] {
+  const file = ['mesh_policies.yml', 'mesh_policies.yaml'].map((f) => path.join(meshDir, f)).find((f) => fs.existsSync(f));
+  const section = file ? readYamlObject(file)?.gateways : undefined;
+  if (!section || typeof section !== 'object' || Array.isArray(section)) return [];
+  return Object.entries(section as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, g]) => {
+    const listeners = (g as { listeners?: unknown })?.listeners;
+    const hostnames = (Array.isArray(listeners) ? listeners : [])
+      .filter((l) => (l as { tls?: { mesh_ca?: unknown } })?.tls?.mesh_ca === true)
+      .flatMap((l) => (l as { hostnames?: unknown }).hostnames)
+      .filter((h): h is string => typeof h === 'string');
+    return { name, hostnames: [...new Set(hostnames)].sort() };
+  });
 }
 
 function readYamlObject(file: string): Record<string, unknown> | undefined {

@@ -213,7 +213,8 @@ export function resolveComposeTemplate(templatesDir?: string): string {
 
 function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, network: SidecarNetwork, hostDefaults: CompositionPlan['hostDefaults']): CompositionPlan {
   const nodes = compiled.nodes
-    .filter((n) => n.kind === 'envoy')
+    // Sidecars only: an ingress gateway has no app and is not composed yet (docs/gateways.md).
+    .filter((n) => n.kind === 'envoy' && !n.ir.gateway)
     .map((n): ComposedNode => {
       const svc = model.services.find((s) => s.name === n.id)!;
       const script = exampleApp(source, n.id);

@@ -137,11 +137,13 @@ export function buildLocalPlan(meshDir: string, opts: LocalPlanOptions): LocalPl
   const tree = new Map<string, string>();
   for (const [f, t] of Object.entries(overlay.sources)) tree.set(`mesh/${f}`, t);
   for (const [f, t] of buildOutputTree(compiled)) tree.set(`out/${f}`, t);
-  const nodes = compiled.nodes.filter((n) => n.kind === 'envoy').map((n) => localNode(n, overlaid.model!, model, outDir, localMesh, opts));
+  // Sidecars only: an ingress gateway has no app and runs as its own Envoy (docs/gateways.md).
+  const sidecars = compiled.nodes.filter((n) => n.kind === 'envoy' && !n.ir.gateway);
+  const nodes = sidecars.map((n) => localNode(n, overlaid.model!, model, outDir, localMesh, opts));
   const sockets: LocalSocket[] = [
     { owner: 'control-plane', what: 'xDS', address: '127.0.0.1', port: localPorts.controlPlaneXds(b) },
     { owner: 'control-plane', what: 'admin API', address: '127.0.0.1', port: localPorts.controlPlaneAdmin(b) },
-    ...compiled.nodes.filter((n) => n.kind === 'envoy').flatMap((n) => nodeSockets(n, nodes.find((x) => x.node === n.id)!)),
+    ...sidecars.flatMap((n) => nodeSockets(n, nodes.find((x) => x.node === n.id)!)),
   ];
   const storeDir = path.join(opts.workDir, 'store');
   return {

@@ -5,7 +5,7 @@
  */
 import type { SourcePos } from '../diag/diagnostic';
 import type {
-  AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, ExternalService, GuardrailRule, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
+  AccessPolicy, CircuitBreakerPolicy, EventSettings, EventSinkSpec, ExternalService, Gateway, GuardrailRule, MeshModel, MeshSettings, Provenance, RateLimitPolicy, RetryPolicy,
   ServiceManifest, ServicePolicies, TimeoutPolicy, TrafficSplit, Valued,
 } from '../model/types';
 import { buildRoutes } from './build-routes';
@@ -213,11 +213,12 @@ function split(src: SourceFile | undefined, p: Obj | undefined, svc: string): Tr
   return { weights, pos: keyPos(src, ['traffic', svc, 'split']) };
 }
 
-export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[], externals?: ExternalService[], guardrails?: GuardrailRule[]): MeshModel {
+export function assembleModel(dir: string, displayDir: string, settings: MeshSettings, services: ServiceManifest[], policies: ServicePolicies[], externals?: ExternalService[], guardrails?: GuardrailRule[], gateways?: Gateway[]): MeshModel {
   return {
     dir, displayDir, settings, services: [...services].sort(byName), policies,
     ...(externals && externals.length ? { externals: [...externals].sort(byName) } : {}),
     ...(guardrails && guardrails.length ? { guardrails: [...guardrails].sort(byName) } : {}),
+    ...(gateways && gateways.length ? { gateways: [...gateways].sort(byName) } : {}),
   };
 }
 

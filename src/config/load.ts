@@ -10,6 +10,7 @@ import { checkMesh, type PolicyKeys } from '../model/checks';
 import type { MeshModel, ServiceManifest } from '../model/types';
 import { assembleModel, buildPolicies, buildService, buildSettings } from './build-model';
 import { buildExternals } from './build-externals';
+import { buildGateways } from './build-gateways';
 import { buildGuardrails } from './build-guardrails';
 import { keyPos } from './positions';
 import { checkSchema } from './schema-check';
@@ -141,7 +142,7 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
   // Semantic rules need well-typed input; with schema errors they would only add noise.
   if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
-  const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services), buildExternals(policySrc), buildGuardrails(policySrc));
+  const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services), buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { Diagnostic } from '../diag/diagnostic';
 import type { MeshModel, ServiceManifest } from '../model/types';
 import { validateNodeOutput } from '../output/validate-output';
-import { buildContext, sourcesOf, translateNode, type TranslateContext } from '../translate';
+import { buildContext, nodeManifests, sourcesOf, translateNode, type TranslateContext } from '../translate';
 import { sortedBy } from '../ir/sort';
 import { defaultWorkers, runPool } from '../util/sync-pool';
 import { renderBootstrap } from './bootstrap';
@@ -99,7 +99,7 @@ interface NodeRunner {
 /** What a thread needs to make any node of the mesh. */
 export function nodeRunner(model: MeshModel, opts: EmitOptions): NodeRunner {
   const ctx: TranslateContext = buildContext(model, opts);
-  const services = sortedBy(model.services, (s) => s.name); // the order translateMesh uses
+  const services = sortedBy(nodeManifests(model), (s) => s.name); // the order translateMesh uses (gateways are nodes too)
   const sources = sourcesOf(model);
   const marker = generatedMarker(sources);
   const run = (j: number): NodeJobResult => {

@@ -3,6 +3,7 @@ import type { NodeIR } from '../ir/types';
 import { compareStrings } from '../ir/sort';
 import { buildClusters } from './cluster';
 import { buildEndpoints } from './endpoint';
+import { buildGatewayListeners, buildGatewayRoutes } from './gateway';
 import { buildListeners } from './listener';
 import type { JsonObject } from './proto-json';
 import { buildRoutes } from './route';
@@ -17,8 +18,9 @@ export type NodeResources = { readonly [K in ResourceKind]: readonly JsonObject[
 
 export function buildNodeResources(node: NodeIR): NodeResources {
   return {
-    listeners: sortByName(buildListeners(node)),
-    routes: sortByName(buildRoutes(node)),
+    // An ingress gateway's public listeners and their routes replace a sidecar's (gateway.ts).
+    listeners: sortByName(node.gateway ? buildGatewayListeners(node) : buildListeners(node)),
+    routes: sortByName(node.gateway ? buildGatewayRoutes(node) : buildRoutes(node)),
     clusters: sortByName(buildClusters(node)),
     endpoints: sortByName(buildEndpoints(node)),
     secrets: sortByName(buildSecrets(node)),

@@ -99,7 +99,7 @@ type RoutePolicyIR = Pick<VirtualHostIR, 'targets' | 'retry' | 'timeoutMs'>;
  * condition), then `<name>` for every other method. The default route's
  * pair keeps its historical names `idempotent` and `default`.
  */
-function envoyRoutes(name: string, match: JsonObject, p: RoutePolicyIR, fault?: FaultIR): JsonObject[] {
+export function envoyRoutes(name: string, match: JsonObject, p: RoutePolicyIR, fault?: FaultIR): JsonObject[] {
   const perFilter = fault ? { typed_per_filter_config: { [FAULT_FILTER_NAME]: faultPerRoute(fault) } } : {};
   const narrow = p.retry?.nonIdempotent;
   if (!p.retry || !narrow) return [{ name, match, route: envoyRouteAction(p, p.retry), ...perFilter }];

@@ -48,6 +48,63 @@ export interface NodeIR {
   readonly bootstrap: BootstrapIR;
   /** Policies this node cannot enforce (proxyless gRPC only), sorted by policy then target. */
   readonly gaps: readonly PolicyGap[];
+  /**
+   * Present on an ingress gateway's node (translate/gateway.ts): its public
+   * listeners replace the sidecar's inbound and outbound listeners. Its
+   * `inbound` then names the first public listener and allows nobody (no
+   * mesh workload calls a gateway); its `outbound` has the virtual hosts of
+   * the services it routes to (their clusters, split, retries, timeouts) and
+   * no listener.
+   */
+  readonly gateway?: GatewayIR;
+}
+
+/** An ingress gateway: public TLS listeners routing by host and path to mesh services. */
+export interface GatewayIR {
+  readonly name: string;
+  /** One Envoy listener per port, sorted by port. */
+  readonly listeners: readonly GatewayListenerIR[];
+}
+
+export interface GatewayListenerIR {
+  /** `gateway|<port>`. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** One per declared listener on this port, sorted by name; the TLS server name (SNI) picks one. */
+  readonly chains: readonly GatewayChainIR[];
+}
+
+export interface GatewayChainIR {
+  /** The declared listener's name. */
+  readonly name: string;
+  /** Sorted. */
+  readonly hostnames: readonly string[];
+  /** mesh: the node's own SDS certificate (it carries the hostnames); files: read by Envoy from disk. */
+  readonly tls: { readonly kind: 'mesh'; readonly secret: string } | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string };
+  /** `gateway|<port>|<listener>`: its own route configuration, so a Host of another chain's certificate finds nothing. */
+  readonly routeConfigName: string;
+  /** One per hostname, sorted by hostname. */
+  readonly virtualHosts: readonly GatewayVirtualHostIR[];
+  readonly pos: SourcePos;
+}
+
+export interface GatewayVirtualHostIR {
+  readonly hostname: string;
+  /** In the order Envoy tries them: exact paths, then prefixes longest first, then file order. */
+  readonly routes: readonly GatewayRouteIR[];
+}
+
+export interface GatewayRouteIR {
+  readonly name: string;
+  readonly path: { readonly kind: 'prefix' | 'exact'; readonly value: string };
+  readonly service: string;
+  /** The service's clusters (per version under a split), as a sidecar calling it gets them; sorted by cluster. */
+  readonly targets: readonly RouteTargetIR[];
+  readonly split?: Provenance;
+  readonly retry?: RetryIR;
+  readonly timeoutMs: Valued<number>;
+  readonly pos: SourcePos;
 }
 
 export interface IdentityIR {

@@ -9,6 +9,7 @@ import { didYouMean } from '../util/suggest';
 import { routeRules } from './route-checks';
 import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 import { checkEventSinks } from './event-checks';
+import { gatewayRules } from './gateway-checks';
 
 /** Policy sections keyed by service name, with the position of each key (from the policy file). */
 export interface PolicyKeys {
@@ -168,7 +169,8 @@ const externalNames: Rule = ({ model }, { names }) =>
 const accessRules: Rule = ({ model }, { names }) =>
   [...model.policies, ...(model.externals ?? []).map((e) => e.policies)].flatMap((p) =>
     p.access.allow
-      .filter((r) => !names.has(r.caller))
+      // A gateway is a caller like a service (gateway-checks.ts).
+      .filter((r) => !names.has(r.caller) && !(model.gateways ?? []).some((g) => g.name === r.caller))
       .map((r) => diagAt(r.pos, 'error', 'MESH042', `access.${p.service}.allow names unknown service "${r.caller}"${didYouMean(r.caller, names)}`)),
   );
 
@@ -296,7 +298,7 @@ const guardrailNames: Rule = ({ model }, { names }) => {
   return out;
 };
 
-const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames, guardrailNames, (input) => checkEventSinks(input.model)];
+const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames, guardrailNames, (input) => checkEventSinks(input.model), ({ model }, { policyOf }) => gatewayRules(model, policyOf)];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
   const ctx: Ctx = {

@@ -266,6 +266,51 @@ export interface GuardrailRule {
   readonly fieldPos: Readonly<Record<string, SourcePos>>;
 }
 
+/**
+ * `gateways.<name>`: an ingress gateway (src/config/build-gateways.ts). A mesh
+ * workload with the identity spiffe://<td>/svc/<name> and an Envoy node of its
+ * own; public HTTPS listeners in front, mTLS to the services it routes to.
+ */
+export interface Gateway {
+  readonly name: string;
+  readonly adminPort: number;
+  /** In file order (conflicts are reported against the earlier one). */
+  readonly listeners: readonly GatewayListener[];
+  /** In file order; the compiler orders them (exact before prefix, longer prefix first). */
+  readonly routes: readonly GatewayRoute[];
+  readonly pos: SourcePos;
+  readonly fieldPos: Readonly<Record<string, SourcePos>>;
+}
+
+export type GatewayTls =
+  | { readonly kind: 'mesh' }
+  /** As written: relative to the mesh directory, or absolute (Envoy reads them at run time, like externals' ca_file). */
+  | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string; readonly certPos: SourcePos };
+
+export interface GatewayListener {
+  readonly name: string;
+  readonly port: number;
+  readonly address: string;
+  /** In file order, each with its position. */
+  readonly hostnames: readonly { readonly name: string; readonly pos: SourcePos }[];
+  readonly tls: GatewayTls;
+  readonly pos: SourcePos;
+  readonly portPos: SourcePos;
+}
+
+export interface GatewayRoute {
+  readonly host: string;
+  readonly path: { readonly kind: 'prefix' | 'exact'; readonly value: string };
+  readonly to: string;
+  /** The route's own timeout; absent: the service's. */
+  readonly timeoutMs?: Valued<number>;
+  /** Position in the list (0-based). */
+  readonly index: number;
+  readonly pos: SourcePos;
+  readonly hostPos: SourcePos;
+  readonly toPos: SourcePos;
+}
+
 export interface MeshModel {
   /** Absolute path of the mesh directory. */
   readonly dir: string;
@@ -280,6 +325,8 @@ export interface MeshModel {
   readonly externals?: readonly ExternalService[];
   /** `guardrails:` of mesh_policies.yml, sorted by name; absent when none. */
   readonly guardrails?: readonly GuardrailRule[];
+  /** `gateways:` of mesh_policies.yml, sorted by name; absent when none. */
+  readonly gateways?: readonly Gateway[];
 }
 
 export function spiffeId(trustDomain: string, service: string): string {

@@ -16,7 +16,8 @@ import { spiffeId } from '../model/types';
 import { PkiCode, pkiError } from './errors';
 
 export type Identity =
-  | { readonly kind: 'svc'; readonly name: string }
+  /** `dns`: more DNS names, for an ingress gateway's public hostnames (its listeners with tls.mesh_ca). */
+  | { readonly kind: 'svc'; readonly name: string; readonly dns?: readonly string[] }
   | { readonly kind: 'admin'; readonly name: string }
   | { readonly kind: 'control-plane' };
 
@@ -29,6 +30,8 @@ export interface SubjectAltNames {
 }
 
 export const service = (name: string): Identity => ({ kind: 'svc', name });
+/** A service identity whose certificate also names `dns` (an ingress gateway's public hostnames). */
+export const serviceWithDns = (name: string, dns: readonly string[] = []): Identity => (dns.length ? { kind: 'svc', name, dns: [...new Set(dns)].sort() } : { kind: 'svc', name });
 export const admin = (name: string): Identity => ({ kind: 'admin', name });
 export const controlPlane: Identity = { kind: 'control-plane' };
 
@@ -68,8 +71,9 @@ export function identitySans(trustDomain: string, id: Identity): SubjectAltNames
   const uri = identitySpiffeId(trustDomain, id);
   switch (id.kind) {
     case 'svc':
-      // <name> and <name>.svc let plain-DNS clients (and Envoy's SAN matchers) name the service too.
-      return { uri, dns: [id.name, `${id.name}.svc`], ip: [] };
+      // <name> and <name>.svc let plain-DNS clients (and Envoy's SAN matchers) name the service too;
+      // a gateway's certificate also carries the hostnames citizens reach it by.
+      return { uri, dns: [id.name, `${id.name}.svc`, ...(id.dns ?? [])], ip: [] };
     case 'admin':
       return { uri, dns: [], ip: [] };
     case 'control-plane':

@@ -10,9 +10,9 @@ import { UserError } from '../diag/errors';
 import { loadSigningCa, SigningCa } from './ca';
 import { HOUR_MS } from './duration';
 import { KEY_MODE } from './fs-secure';
-import { compareIdentities, Identity, identityLabel, issueCommand } from './identity';
+import { compareIdentities, Identity, identityLabel, issueCommand, serviceWithDns } from './identity';
 import { issueIdentities, IssueOptions, IssuedCert } from './issue';
-import { identityFolder, KEY_FILE, listIssued, loadCredentials, loadTrustBundle, ROOT_CERT } from './store';
+import { CERT_FILE, identityFolder, KEY_FILE, listIssued, loadCredentials, loadTrustBundle, ROOT_CERT } from './store';
 import { parseCertificates, verifyPeerChain } from './verify';
 
 export const DEFAULT_ROTATE_THRESHOLD_MS = 8 * HOUR_MS;
@@ -140,10 +140,27 @@ export interface RotateResult {
 
 const DUE: ReadonlySet<CertState> = new Set<CertState>(['expiring', 'expired', 'untrusted']);
 
+/**
+ * A service identity re-issued with the extra DNS names its current
+ * certificate carries (an ingress gateway's public hostnames, put there by
+ * `mesh certs issue`): rotating must not drop the names citizens connect to.
+ */
+function withIssuedDns(pkiDir: string, id: Identity): Identity {
+  if (id.kind !== 'svc') return id;
+  try {
+    const cert = new crypto.X509Certificate(fs.readFileSync(path.join(identityFolder(pkiDir, id), CERT_FILE)));
+    const own = new Set([id.name, `${id.name}.svc`]);
+    const dns = (cert.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)).filter((d) => !own.has(d));
+    return dns.length ? serviceWithDns(id.name, dns) : id;
+  } catch {
+    return id; // unreadable: re-issued with the default names (the row said why)
+  }
+}
+
 /** Re-issues every issued identity that is expiring, expired or untrusted, in one atomic batch per identity. */
 export async function rotate(pkiDir: string, options: RotateOptions): Promise<RotateResult> {
   const before = checkStore(pkiDir, { now: options.now, thresholdMs: options.thresholdMs }).filter((r) => r.identity);
-  const due = before.filter((r) => DUE.has(r.state)).map((r) => r.identity as Identity);
+  const due = before.filter((r) => DUE.has(r.state)).map((r) => withIssuedDns(pkiDir, r.identity as Identity));
   const rotated = due.length ? await issueIdentities(pkiDir, due, options) : [];
   const needsAttention = before.filter((r) => r.state === 'invalid' || r.state === 'insecure');
   return { before, rotated, needsAttention };

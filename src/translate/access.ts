@@ -19,8 +19,8 @@ export function accessProcessor(ctx: TranslateContext, draft: NodeDraft): void {
   const td = ctx.model.settings.trustDomain;
   const policy = draft.policies?.access;
   const allowed = (policy?.allow ?? [])
-    // A rule naming an unknown service (MESH042) has no workload to match; skip it.
-    .filter((rule) => ctx.services.has(rule.caller))
+    // A rule naming an unknown service (MESH042) has no workload to match; skip it. A gateway is a workload too.
+    .filter((rule) => ctx.services.has(rule.caller) || ctx.gateways.has(rule.caller))
     .map((rule) => ({
       service: rule.caller,
       spiffeId: spiffeId(td, rule.caller),

@@ -3,7 +3,7 @@
  * Built once per translation; read-only.
  */
 import type { SourcePos } from '../diag/diagnostic';
-import type { MeshModel, Provenance, ServiceManifest, ServicePolicies, Valued } from '../model/types';
+import type { Gateway, MeshModel, Provenance, ServiceManifest, ServicePolicies, Valued } from '../model/types';
 
 export interface TranslateOptions {
   /**
@@ -17,6 +17,8 @@ export interface TranslateContext {
   readonly model: MeshModel;
   readonly services: ReadonlyMap<string, ServiceManifest>;
   readonly policies: ReadonlyMap<string, ServicePolicies>;
+  /** `gateways:` by name: callers in access rules like services (translate/gateway.ts). */
+  readonly gateways: ReadonlyMap<string, Gateway>;
   readonly pkiDir: string;
 }
 
@@ -25,6 +27,7 @@ export function buildContext(model: MeshModel, opts: TranslateOptions = {}): Tra
     model,
     services: new Map(model.services.map((s) => [s.name, s])),
     policies: new Map(model.policies.map((p) => [p.service, p])),
+    gateways: new Map((model.gateways ?? []).map((g) => [g.name, g])),
     // As written in mesh.yml: an absolute path would make out/ differ between machines.
     // A relative pki_dir is resolved by each node process from its working directory.
     pkiDir: opts.pkiDir ?? model.settings.pkiDir,

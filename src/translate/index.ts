@@ -29,6 +29,7 @@ import { circuitBreakerProcessor } from './circuit-breaker';
 import { rateLimitProcessor } from './ratelimit';
 import { grpcGapsProcessor } from './grpc-gaps';
 import { finalizeNode } from './finalize';
+import { gatewayManifests, gatewayNode } from './gateway';
 
 export type Processor = (ctx: TranslateContext, draft: NodeDraft) => void;
 
@@ -62,7 +63,8 @@ export interface TranslateResult {
 
 export function translateMesh(model: MeshModel, opts: TranslateOptions = {}, only?: (service: ServiceManifest) => boolean): TranslateResult {
   const ctx = buildContext(model, opts);
-  const services = only ? model.services.filter(only) : model.services;
+  // Gateways are nodes too (gateway.ts), compiled through the same processors.
+  const services = only ? model.services.filter(only) : nodeManifests(model);
   const nodes: NodeIR[] = sortedBy(services, (s) => s.name).map((svc) => translateNode(ctx, svc));
   return {
     ir: { meshName: model.settings.name, trustDomain: model.settings.trustDomain, sources: sourcesOf(model), nodes },
@@ -74,7 +76,15 @@ export function translateMesh(model: MeshModel, opts: TranslateOptions = {}, onl
 export function translateNode(ctx: TranslateContext, svc: ServiceManifest): NodeIR {
   const draft = newDraft(svc, ctx.policies.get(svc.name));
   for (const p of PROCESSORS) p.run(ctx, draft);
-  return finalizeNode(draft);
+  const node = finalizeNode(draft);
+  const gateway = ctx.services.has(svc.name) ? undefined : ctx.gateways.get(svc.name);
+  return gateway ? gatewayNode(gateway, node) : node;
+}
+
+/** What becomes a node: every service, and every gateway (as its manifest, gateway.ts). */
+export function nodeManifests(model: MeshModel): ServiceManifest[] {
+  const gateways = gatewayManifests(model);
+  return gateways.length ? [...model.services, ...gateways] : [...model.services];
 }
 
 /** Every gap of every proxyless gRPC node, for the lint (MESH070). Sorted by service, policy, target. */
@@ -90,7 +100,7 @@ export function grpcPolicyGaps(model: MeshModel): PolicyGap[] {
 /** The files a mesh was compiled from, for the "generated from" marker. */
 export function sourcesOf(model: MeshModel): string[] {
   // Positions, not ServiceManifest.file: every position uses the same (display) path form.
-  const files = [model.settings.pos.file, ...model.services.map((s) => s.pos.file)];
+  const files = [model.settings.pos.file, ...model.services.map((s) => s.pos.file), ...(model.gateways ?? []).map((g) => g.pos.file)];
   for (const p of model.policies) {
     for (const pos of [p.access.pos, p.retries.pos, p.timeouts.pos, p.rateLimit?.pos, p.circuitBreaker?.pos, p.split?.pos, p.routes?.[0]?.pos]) {
       if (pos) files.push(pos.file);

@@ -2,7 +2,8 @@ import type { NodeIR } from '../../ir/types';
 import type { JsonObject } from '../proto-json';
 
 /** Which HTTP connection manager a filter list is for. */
-export type FilterChainKind = 'envoy-inbound' | 'envoy-outbound' | 'grpc-server' | 'grpc-client';
+/** envoy-gateway: an ingress gateway's public listener (router only: src/envoy/gateway.ts). */
+export type FilterChainKind = 'envoy-inbound' | 'envoy-outbound' | 'envoy-gateway' | 'grpc-server' | 'grpc-client';
 
 export interface FilterContext {
   readonly chain: FilterChainKind;
