@@ -4,6 +4,7 @@
  * listens: every response sent (StatusBoard.sent) and every ACK with its
  * push-to-ACK latency (StatusBoard listeners). Driven by bench/xds.ts over IPC.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ResourceKind } from '../src/envoy/resources';
 import { readMeshSources } from '../src/xds/control-plane';
 import type { Logger } from '../src/xds/log';
@@ -212,6 +213,12 @@ serveRpc({
     const p = plane();
     const sources = readMeshSources(a.meshDir); // read by the `mesh apply` client, not by the server
     phase = new PhaseRecorder(p);
+    // The event loop's worst delay from the apply call to the last ACK (bench/apply.ts's target): a
+    // synchronous apply shows as a delay as long as itself.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    // Its timer must have run once: a loop blocked before the first tick records nothing.
+    await sleep(30);
     const t0 = Date.now();
     const cpu0 = process.cpuUsage();
     const result = p.cp.apply(sources, a.meshDir);
@@ -226,7 +233,9 @@ serveRpc({
     prof?.(`server-policy-${++policyRounds}`);
     const stats = phase.finish();
     phase = undefined;
-    return { stats, applyStartedAt: t0, applyMs, applyCpuS, changedNodes: result.changedNodes?.length ?? 0 };
+    loop.disable();
+    const loopDelayMaxMs = Math.round(loop.max / 1e6);
+    return { stats, applyStartedAt: t0, applyMs, applyCpuS, changedNodes: result.changedNodes?.length ?? 0, recomputedNodes: result.recomputedNodes ?? 0, loopDelayMaxMs };
   },
 
   /** The largest type of any snapshot (a wildcard response's size, near enough) and any unservable snapshot. */

@@ -17,7 +17,7 @@ import type { JsonObject } from '../src/envoy/proto-json';
 import { lintMesh } from '../src/lint';
 import { MAX_RESPONSE_BYTES } from '../src/xds/snapshot';
 import { generateMesh } from './gen-mesh';
-import { report } from './measure';
+import { report, runChildBench } from './measure';
 import { ChildRpc, detectPinning } from './xds-ipc';
 import { buildPeer, peerPresent, PeerRpc } from './xds-peer';
 import type { PhaseStats } from './xds-server';
@@ -118,7 +118,7 @@ function rdsNames(v: unknown, out: Set<string>): Set<string> {
 }
 
 /** What each node requests by name (RDS names of its listeners, EDS service names of its clusters), from the compiler, not the server. */
-function subscriptions(meshDir: string): { nodes: NodeSubscriptions[]; grpc: number; inboundPort: Map<string, number> } {
+export function subscriptions(meshDir: string): { nodes: NodeSubscriptions[]; grpc: number; inboundPort: Map<string, number> } {
   const loaded = lintMesh(meshDir);
   if (!loaded.model) throw new Error('the bench mesh does not lint');
   const compiled = compileMesh(loaded.model);
@@ -415,22 +415,7 @@ async function bench(work: string, children: Child[]): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-bench-xds-'));
-  const children: Child[] = [];
-  let budget: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      bench(work, children),
-      new Promise<never>((_, reject) => {
-        budget = setTimeout(() => reject(new Error(`the xds bench ran over its ${BUDGET_MS / 1000} s budget`)), BUDGET_MS);
-      }),
-    ]);
-  } finally {
-    clearTimeout(budget);
-    for (const c of children) c.kill();
-    await Promise.all(children.map((c) => c.exited));
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  await runChildBench('xds', BUDGET_MS, bench);
 }
 
 if (require.main === module) void run();

@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from '../diag/diagnostic';
 import type { MeshIR, NodeIR, NodeKind } from '../ir/types';
-import type { MeshModel } from '../model/types';
+import type { MeshModel, ServiceManifest } from '../model/types';
 import { translateMesh, type TranslateOptions } from '../translate';
 import { renderBootstrap, type BootstrapOptions, type RenderedBootstrap } from './bootstrap';
 import { buildNodeResources, type NodeResources } from './resources';
@@ -37,8 +37,9 @@ export interface CompileResult {
   readonly ir: MeshIR;
 }
 
-export function compileMesh(model: MeshModel, opts: CompileOptions = {}): CompileResult {
-  const { ir, diagnostics } = translateMesh(model, opts);
+/** `only`: compile just the services it accepts (the control plane's incremental apply, src/model/dependencies.ts). */
+export function compileMesh(model: MeshModel, opts: CompileOptions = {}, only?: (service: ServiceManifest) => boolean): CompileResult {
+  const { ir, diagnostics } = translateMesh(model, opts, only);
   const marker = generatedMarker(ir.sources);
   const diags = [...diagnostics];
   const nodes = ir.nodes.map((node): NodeOutput => {

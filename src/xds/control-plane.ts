@@ -22,6 +22,8 @@ import { validateCompiled } from '../output/validate-output';
 import { SnapshotCache } from './cache';
 import type { Logger } from './log';
 import { buildSnapshots, callersIndex, refreshLiveState, type SecretSource } from './mesh-state';
+import { mergeCompiled, preparedIn, type InstalledCompile } from './incremental';
+import { buildDependencyIndex, nodesToRecompute, type DependencyIndex } from '../model/dependencies';
 import { Metrics } from './metrics';
 import { contentKey, CurrentEncodings, ResourceEncoder } from './prepared';
 import { ValidationCache } from '../validate/validate';
@@ -42,6 +44,8 @@ export interface ApplyResult {
   /** Set when a later revision (this seq) was already served: this one was recorded but superseded. */
   readonly supersededBy?: number;
   readonly changedNodes?: readonly string[];
+  /** How many nodes this apply compiled and encoded (the others' inputs were unchanged: src/model/dependencies.ts). */
+  readonly recomputedNodes?: number;
   /** The snapshot versions every changed node must ACK: node -> kind -> version. */
   readonly expected?: Record<string, Record<string, string>>;
 }
@@ -62,6 +66,8 @@ export class ControlPlane {
   private readonly current = new CurrentEncodings(this.encoder);
   private readonly validation = new ValidationCache();
   private compiled?: CompileResult;
+  /** The installed apply's dependency index and compiled nodes: what the next apply is incremental against. */
+  private installed?: InstalledCompile;
   private model?: MeshModel;
   private declared = new Map<string, readonly string[]>();
   private nodesById = new Map<string, CompileResult['nodes'][number]>();
@@ -190,16 +196,25 @@ export class ControlPlane {
       });
       return { ok: false, diagnostics: [...diags, d] };
     }
-    const compiled: CompileResult = compileMesh(model, { bootstraps: false });
-    diags.push(...compiled.diagnostics);
+    // Only the nodes whose inputs changed since the installed apply (src/model/dependencies.ts);
+    // the others keep their compiled output, snapshot and versions, and get no push.
+    const index = buildDependencyIndex(model);
+    const base = this.installed;
+    const recompute = nodesToRecompute(base?.index, index);
+    // A node new to this apply has nothing to keep (its own hash is new, so it is in already; belt and braces).
+    for (const id of index.reads.keys()) if (!base?.nodes.has(id)) recompute.add(id);
+    const kept = [...index.reads.keys()].filter((id) => !recompute.has(id));
+    const partial = kept.length > 0 ? (s: { name: string }): boolean => recompute.has(s.name) : undefined;
+    const fresh: CompileResult = compileMesh(model, { bootstraps: false }, partial);
+    diags.push(...fresh.diagnostics);
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-    diags.push(...validateCompiled(compiled, { cache: this.validation, keyOf: (r) => contentKey(r as object) }));
+    diags.push(...validateCompiled(fresh, { cache: this.validation, keyOf: (r) => contentKey(r as object) }));
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
     let snaps: Map<string, NodeSnapshot>;
     try {
       const declared = declaredVersions(model);
       const instancesOf = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declared, i) === undefined);
-      snaps = buildSnapshots(compiled, compiled.nodes.map((n) => n.id), instancesOf, this.opts.secrets, this.encoder);
+      snaps = buildSnapshots(fresh, fresh.nodes.map((n) => n.id), instancesOf, this.opts.secrets, this.encoder);
     } catch (err) {
       // The PKI store lacks a node's credentials, or similar: refuse, keep serving the old snapshot.
       return { ok: false, diagnostics: [...diags, diagAt({ file: 'pki', line: 1, col: 1 }, 'error', 'MESH094', `cannot build snapshots: ${(err as Error).message}`)] };
@@ -208,14 +223,29 @@ export class ControlPlane {
     if (problems.length > 0) {
       return { ok: false, diagnostics: [...diags, ...problems.map((p) => diagAt({ file: p.node, line: 1, col: 1 }, 'error', 'MESH095', p.message))] };
     }
-    return { ok: true, model, compiled, snaps, diagnostics: diags };
+    const compiled = kept.length > 0 ? mergeCompiled(fresh, kept.map((id) => base!.nodes.get(id)!)) : fresh;
+    for (const id of kept) snaps.set(id, this.cache.get(id)!);
+    return { ok: true, model, compiled, snaps, diagnostics: diags, index, base, kept };
   }
 
   installPrepared(p: Prepared, sources: MeshSources, seq?: number): ApplyResult {
-    this.encoder.retain();
+    if (p.kept.length > 0) {
+      if (this.installed === p.base) {
+        // The kept nodes' snapshots as served now: registry changes since prepare() updated them.
+        for (const id of p.kept) p.snaps.set(id, this.cache.get(id)!);
+      } else {
+        // Another revision was installed since prepare() (a replica records between the two): the
+        // kept compiled output is still right for this model, its live state is rebuilt now.
+        const live = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declaredVersions(p.model), i) === undefined);
+        for (const [id, snap] of buildSnapshots(p.compiled, p.kept, live, this.opts.secrets, this.encoder)) p.snaps.set(id, snap);
+      }
+    }
+    // Encodings the kept snapshots hold stay shareable by the next apply's new nodes.
+    this.encoder.retain(p.kept.length > 0 ? preparedIn(p.kept.map((id) => p.snaps.get(id)!)) : undefined);
     this.current.clear();
     this.validation.retain();
     this.compiled = p.compiled;
+    this.installed = { index: p.index, nodes: new Map(p.compiled.nodes.map((n) => [n.id, n])) };
     this.model = p.model;
     this.declared = declaredVersions(p.model);
     this.nodesById = new Map(p.compiled.nodes.map((n) => [n.id, n]));
@@ -234,9 +264,10 @@ export class ControlPlane {
       const s = p.snaps.get(id);
       if (s) expected[id] = Object.fromEntries(Object.entries(s.types).map(([k, t]) => [k, t.version]));
     }
-    this.opts.log.log('info', 'applied', { revision: this.revision, seq: this.seq, nodes: p.snaps.size, changed });
+    const recomputedNodes = p.snaps.size - p.kept.length;
+    this.opts.log.log('info', 'applied', { revision: this.revision, seq: this.seq, nodes: p.snaps.size, recomputed: recomputedNodes, changed });
     for (const l of this.installListeners) l(p.model);
-    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, expected };
+    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, recomputedNodes, expected };
   }
 
   /** Per node and type: current, ACKed and pending versions, last NACK (`mesh status`, `apply --wait`). */
@@ -383,6 +414,11 @@ export interface Prepared {
   readonly compiled: CompileResult;
   readonly snaps: Map<string, NodeSnapshot>;
   readonly diagnostics: Diagnostic[];
+  readonly index: DependencyIndex;
+  /** What the kept nodes were compiled against (undefined: nothing was installed, every node is new). */
+  readonly base: InstalledCompile | undefined;
+  /** Nodes whose inputs did not change: compiled output and snapshot taken from `base`. */
+  readonly kept: readonly string[];
 }
 
 export interface PlanResult {

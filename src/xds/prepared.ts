@@ -115,8 +115,15 @@ export class ResourceEncoder {
     return new Set([...this.cache.keys(), ...this.used.keys()]).size;
   }
 
-  /** Ends a generation: what was not prepared since the last call is forgotten. */
-  retain(): void {
+  /**
+   * Ends a generation: what was not prepared since the last call is forgotten,
+   * except encodings in `alsoKeep` (what an incremental apply's kept snapshots
+   * still serve, so the nodes it recomputes next share them).
+   */
+  retain(alsoKeep?: ReadonlySet<PreparedResource>): void {
+    if (alsoKeep) {
+      for (const [key, p] of this.cache) if (alsoKeep.has(p) && !this.used.has(key)) this.used.set(key, p);
+    }
     this.cache = this.used;
     this.used = new Map();
   }

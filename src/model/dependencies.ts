@@ -1,0 +1,84 @@
+/**
+ * The dependency index: which parts of the mesh model each node's compiled
+ * resources are made from, and a content hash of each part, so that an apply
+ * recomputes only the nodes whose inputs changed (issue 20 item 1).
+ *
+ * A node (one per service) reads, in src/translate:
+ * - its own manifest and its own policies (ServicePolicies: access, retries,
+ *   timeouts, circuit breaker, rate limit, split, routes; `defaults:` are
+ *   already merged into every service's policies by the loader, so a defaults
+ *   change changes every service's policy hash);
+ * - for each service it calls: that manifest and those policies
+ *   (upstreams.ts: the callee's ports, versions, endpoints, access, retries...);
+ * - for each caller its access rules name: whether that service exists
+ *   (access.ts). Indexed as a dependency on the caller's manifest, which is
+ *   coarser than needed (a caller's port change recomputes the callee too) and
+ *   never wrong;
+ * - the mesh-wide parts: mesh.yml settings, externals, guardrails, the mesh
+ *   directory. Any change there recomputes every node.
+ *
+ * Hashes leave out source positions (pos, fieldPos, ...): no Envoy resource
+ * carries one, and a line inserted near the top of mesh_policies.yml moves the
+ * position of every policy below it. The IR of a node that is kept keeps the
+ * positions it was compiled with (src/xds/control-plane.ts says what reads them).
+ * test/xds/incremental.test.ts checks, for random edit sequences, that
+ * recomputing only what this index names gives the bytes of a full recompute.
+ */
+import { createHash } from 'node:crypto';
+import type { MeshModel } from './types';
+
+export interface DependencyIndex {
+  /** Hash of the mesh-wide inputs: when it changes, every node is recomputed. */
+  readonly global: string;
+  /** Service -> hash of its manifest and of its policies (without positions). */
+  readonly services: ReadonlyMap<string, string>;
+  /** Node (service) -> the services whose hash it reads, itself included, sorted. */
+  readonly reads: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Keys that hold source positions only: they never reach an Envoy resource. */
+const POSITION_KEYS = new Set(['pos', 'fieldPos', 'namePos', 'trustDomainPos', 'callPos']);
+
+function hashOf(value: unknown): string {
+  const text = JSON.stringify(value, (k, v: unknown) => (POSITION_KEYS.has(k) ? undefined : v));
+  return createHash('sha256').update(text ?? 'undefined').digest('base64');
+}
+
+export function buildDependencyIndex(model: MeshModel): DependencyIndex {
+  const policies = new Map(model.policies.map((p) => [p.service, p]));
+  const services = new Map<string, string>();
+  for (const s of model.services) services.set(s.name, hashOf([s, policies.get(s.name) ?? null]));
+  // A name read that is not a service (an unknown callee or caller, which lint reports) has no
+  // hash: it counts as changed when it appears or disappears, as services do.
+  const reads = new Map<string, readonly string[]>();
+  for (const s of model.services) {
+    const names = new Set<string>([s.name]);
+    for (const c of s.calls) names.add(c.target);
+    for (const rule of policies.get(s.name)?.access.allow ?? []) names.add(rule.caller);
+    reads.set(s.name, [...names].sort());
+  }
+  const global = hashOf({
+    dir: model.dir,
+    displayDir: model.displayDir,
+    settings: model.settings,
+    externals: model.externals ?? [],
+    guardrails: model.guardrails ?? [],
+  });
+  return { global, services, reads };
+}
+
+/**
+ * The nodes of `next` to recompute after `prev` was compiled: all of them when
+ * there is no `prev` or a mesh-wide input changed, else those reading a
+ * service whose hash changed, appeared or disappeared (a node's own manifest
+ * changing its calls changes its own hash, so new reads are covered).
+ */
+export function nodesToRecompute(prev: DependencyIndex | undefined, next: DependencyIndex): Set<string> {
+  if (!prev || prev.global !== next.global) return new Set(next.reads.keys());
+  const changed = new Set<string>();
+  for (const [name, h] of next.services) if (prev.services.get(name) !== h) changed.add(name);
+  for (const name of prev.services.keys()) if (!next.services.has(name)) changed.add(name);
+  const out = new Set<string>();
+  for (const [node, names] of next.reads) if (names.some((n) => changed.has(n))) out.add(node);
+  return out;
+}
