@@ -23,6 +23,7 @@ import { wireEvents } from '../events/wire';
 import { openStore } from '../store/open';
 import { Replica } from '../store/replica';
 import { FolderStore } from '../store/folder-store';
+import { persistSnapshots, SNAPSHOT_FILE } from '../store/snapshot-file';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
@@ -110,16 +111,23 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     log: opts.log,
   });
   const replica = store ? new Replica(cp, store, opts.log) : undefined;
+  // Beside a folder store's applied.json: the encoded snapshot of the applied revision, served at the next start
+  // without compiling when nothing it depends on changed. A database store has none (see docs/bench.md).
+  const snapshots = store?.kind === 'folder'
+    ? persistSnapshots(cp, path.join(store.location, SNAPSHOT_FILE), { ...(trustDomain ? { trustDomain } : {}), secrets: havePki }, havePki ? pkiSecretSource(opts.pkiDir!) : undefined, opts.log)
+    : undefined;
   let startup: ApplyResult | undefined;
   try {
-    startup = replica ? await replica.start(opts.meshDir) : opts.meshDir ? cp.apply(readMeshSources(opts.meshDir), opts.meshDir) : undefined;
+    startup = replica ? await replica.start(opts.meshDir, snapshots ? (latest) => snapshots.restore(latest) : undefined) : opts.meshDir ? cp.apply(readMeshSources(opts.meshDir), opts.meshDir) : undefined;
   } catch (err) {
+    snapshots?.close();
     cp.close();
     await store?.close();
     throw storeStartError(err, store?.location);
   }
   if (store instanceof FolderStore && store.problem) cp.storeProblem = store.problem;
   if (startup && !startup.ok) {
+    snapshots?.close();
     cp.close();
     await replica?.close();
     const first = startup.diagnostics.find((d) => d.severity === 'error');
@@ -157,6 +165,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
       pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
       await replica?.close();
+      snapshots?.close();
       unwireEvents();
       events.close();
       setEventBus(undefined);
