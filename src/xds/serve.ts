@@ -11,6 +11,7 @@ import { controlPlane as controlPlaneIdentity, loadCredentials, loadServiceCrede
 import { AdminServer } from './admin';
 import { ControlPlane, readMeshSources, type ApplyResult } from './control-plane';
 import type { Logger } from './log';
+import type { MeshModel } from '../model/types';
 import type { SecretSource } from './mesh-state';
 import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
 import { spiffeIdOfSan, XdsServer, type TlsMaterial } from './server';
@@ -37,8 +38,11 @@ export interface ServeOptions {
   readonly host: string;
   readonly xdsPort: number;
   readonly adminPort: number;
-  /** Plaintext xDS on 127.0.0.1 for proxyless gRPC clients (no secrets served there). */
-  readonly proxylessPort?: number;
+  /**
+   * Plaintext xDS on 127.0.0.1 for proxyless gRPC clients (no secrets served there); a function decides
+   * from the mesh served at start (`mesh serve` opens it only when that mesh has proxyless members).
+   */
+  readonly proxylessPort?: number | ((served: MeshModel | undefined) => number | undefined);
   readonly insecure?: boolean;
   readonly log: Logger;
   /** ControlPlane.identifier in responses. */
@@ -145,7 +149,8 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const unwireEvents = wireEvents(cp, events, { ...(eventsDir ? { storeDir: eventsDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
   const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
   const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain, ...(holdUnknownVersion ? { holdUnknownVersion } : {}) });
-  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als] });
+  const proxylessPort = typeof opts.proxylessPort === 'function' ? opts.proxylessPort(cp.appliedModel) : opts.proxylessPort;
+  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(proxylessPort !== undefined ? { plaintextPort: proxylessPort } : {}), services: [als] });
   const admin = new AdminServer(cp, opts.log, { tap, events }, replica);
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
