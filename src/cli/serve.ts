@@ -1,10 +1,12 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { loadSettingsSync } from '../config/load';
 import { lintMesh } from '../lint';
 import { jsonLogger, type LogLevel } from '../xds/log';
 import { startControlPlane } from '../xds/serve';
 import type { SetExit } from './main';
 import { UserError } from '../diag/errors';
+import type { MeshModel } from '../model/types';
 import { isPostgresUrl } from '../store/open';
 import { redact } from '../store/postgres-store';
 
@@ -37,11 +39,11 @@ export function registerServe(program: Command, setExit: SetExit): void {
 
 async function runServe(dir: string, flags: ServeFlags): Promise<number> {
   const log = jsonLogger(undefined, flags.logLevel);
-  // Settings come from the mesh being served; a broken mesh is reported by startControlPlane.
-  const model = lintMesh(dir).model;
-  const settings = model?.settings;
-  // Proxyless members need the plaintext loopback port; open it only when the mesh has some.
-  const proxyless = flags.proxylessPort ?? (model?.services.some((s) => s.protocol === 'grpc') ? String(settings!.controlPlane.grpcXdsPort) : undefined);
+  // Settings come from the mesh directory's mesh.yml; a broken mesh is reported by startControlPlane. Only
+  // mesh.yml is read here: linting every manifest for the ports was a second of a 2,000-service start.
+  const settings = loadSettingsSync(dir) ?? lintMesh(dir).model?.settings;
+  // Proxyless members need the plaintext loopback port; open it only when the served mesh has some.
+  const proxyless = flags.proxylessPort !== undefined ? Number(flags.proxylessPort) : (served: MeshModel | undefined) => (served?.services.some((s) => s.protocol === 'grpc') && settings ? settings.controlPlane.grpcXdsPort : undefined);
   const store = storeOf(flags.store, settings?.controlPlane.store, dir);
   const running = await startControlPlane({
     meshDir: dir,
@@ -50,7 +52,7 @@ async function runServe(dir: string, flags: ServeFlags): Promise<number> {
     host: flags.listen,
     xdsPort: Number(flags.xdsPort ?? settings?.controlPlane.xdsPort ?? 18000),
     adminPort: Number(flags.adminPort ?? settings?.controlPlane.adminPort ?? 18001),
-    ...(proxyless !== undefined ? { proxylessPort: Number(proxyless) } : {}),
+    proxylessPort: proxyless,
     insecure: flags.insecure,
     log,
   });

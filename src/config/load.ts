@@ -184,3 +184,20 @@ function policyKeysOf(src: SourceFile | undefined): PolicyKeys[] {
   }
   return out;
 }
+
+/**
+ * mesh.yml alone, as loadMeshSync reads it first: the settings, or undefined
+ * when the file is not schema-valid (the caller then lints the whole mesh,
+ * which reports why). `mesh serve` needs only these at start: linting 2,000
+ * manifests to read the ports took over a second of a start that otherwise
+ * serves a persisted snapshot (issue 20).
+ */
+export function loadSettingsSync(realDir: string): MeshModel['settings'] | undefined {
+  const abs = path.resolve(realDir);
+  const files = diskFiles(abs, process.env.MESH_FOLLOW_EXTERNAL_LINKS === '1');
+  if (!files.isDir) return undefined;
+  const rel = firstExisting(files, [SETTINGS_FILE, 'mesh.yaml'])[0];
+  const src = rel !== undefined ? parseJob(files.job(rel, path.join(realDir, rel))) : undefined;
+  if (src && (src.diagnostics.length > 0 || src.value === undefined || checkSchema(src, 'mesh').length > 0)) return undefined;
+  return buildSettings(src, realDir);
+}

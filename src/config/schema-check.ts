@@ -16,20 +16,22 @@ import type { SourceFile } from './source-file';
 
 export type SchemaName = 'mesh' | 'mesh_policies' | 'service';
 
-let validators: Map<SchemaName, ValidateFunction> | undefined;
+let ajv: Ajv2020 | undefined;
+const validators = new Map<SchemaName, ValidateFunction>();
 
+/** Each schema compiled when first needed: `mesh serve` checks only mesh.yml at start (issue 20). */
 function getValidator(name: SchemaName): ValidateFunction {
-  if (!validators) {
-    // verbose: error objects carry their parentSchema, which lists the known keys for "did you mean".
-    const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-    ajv.addFormat('ipv4-or-ipv6', (s: string) => net.isIP(s) !== 0);
-    validators = new Map();
-    for (const n of ['mesh', 'mesh_policies', 'service'] as const) {
-      const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, `${n}.schema.json`), 'utf8'));
-      validators.set(n, ajv.compile(schema));
+  let v = validators.get(name);
+  if (!v) {
+    if (!ajv) {
+      // verbose: error objects carry their parentSchema, which lists the known keys for "did you mean".
+      ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+      ajv.addFormat('ipv4-or-ipv6', (s: string) => net.isIP(s) !== 0);
     }
+    const schema = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, `${name}.schema.json`), 'utf8'));
+    validators.set(name, (v = ajv.compile(schema)));
   }
-  return validators.get(name)!;
+  return v;
 }
 
 export function checkSchema(src: SourceFile, schema: SchemaName): Diagnostic[] {

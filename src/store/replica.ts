@@ -35,11 +35,12 @@ export class Replica {
    * Serves the store's newest revision; with an empty store (or one whose
    * newest revision no longer compiles here), applies `meshDir` and records it.
    */
-  async start(meshDir?: string): Promise<ApplyResult | undefined> {
+  async start(meshDir?: string, restore?: (latest: StoredRevision) => ApplyResult | undefined): Promise<ApplyResult | undefined> {
     const latest = await this.store.open();
     let startup: ApplyResult | undefined;
     if (latest) {
-      startup = this.cp.apply(latest.sources, 'store', latest.seq);
+      // A persisted snapshot of this very revision is served as it is (src/store/snapshot-file.ts); else compiled.
+      startup = restore?.(latest) ?? this.cp.apply(latest.sources, 'store', latest.seq);
       this.log.log('info', 'restored the last applied mesh from the store', { store: this.store.location, revision: latest.revision, seq: latest.seq, ok: startup.ok });
     }
     if ((!startup || !startup.ok) && meshDir) startup = await this.apply(readMeshSources(meshDir), meshDir, 'mesh-dir');

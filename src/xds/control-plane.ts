@@ -108,6 +108,57 @@ export class ControlPlane {
     return () => this.installListeners.delete(listener);
   }
 
+  /** Called after every installed apply with what it compiled (the snapshot file persists it, src/store/snapshot-file.ts). */
+  private readonly preparedListeners = new Set<(p: Prepared, sources: MeshSources, revision: string) => void>();
+
+  onPrepared(listener: (p: Prepared, sources: MeshSources, revision: string) => void): () => void {
+    this.preparedListeners.add(listener);
+    return () => this.preparedListeners.delete(listener);
+  }
+
+  /** Set by installRestored: the compiled mesh is made on first need (a registry change, a certificate refresh). */
+  private compileLater = false;
+
+  /**
+   * Serves snapshots restored from a persisted file of this very revision
+   * (src/store/snapshot-file.ts), without lint, compile, validate or encode.
+   * What registry changes and certificate refreshes rebuild from is compiled
+   * from the restored model when first needed, not at start.
+   */
+  installRestored(r: { readonly model: MeshModel; readonly snaps: Map<string, NodeSnapshot> }, sources: MeshSources, seq?: number): ApplyResult {
+    this.encoder.retain();
+    this.current.clear();
+    this.compiled = undefined;
+    this.compileLater = true;
+    this.model = r.model;
+    this.declared = declaredVersions(r.model);
+    this.nodesById = new Map();
+    this.callers = new Map();
+    this.sources = sources;
+    this.revision = revisionOf(sources);
+    this.seq = seq ?? this.seq;
+    this.remember(r.snaps.values());
+    this.registry.setGovernance((i) => this.governance(i));
+    const changed = this.cache.replaceAll(r.snaps);
+    this.registry.prune((i) => this.governance(i) === undefined);
+    this.opts.log.log('info', 'restored the persisted snapshot', { revision: this.revision, seq: this.seq, nodes: r.snaps.size });
+    for (const l of this.installListeners) l(r.model);
+    return { ok: true, diagnostics: [], revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, expected: {} };
+  }
+
+  /** The compiled mesh, made now if a restored start deferred it; false before any apply. */
+  private ensureCompiled(): boolean {
+    if (!this.compiled && this.compileLater && this.model) {
+      this.compileLater = false;
+      const compiled = compileMesh(this.model, { bootstraps: false });
+      this.compiled = compiled;
+      this.nodesById = new Map(compiled.nodes.map((n) => [n.id, n]));
+      this.callers = callersIndex(compiled);
+      this.opts.log.log('info', 'compiled the restored mesh (first registry change or certificate refresh since start)', { revision: this.revision, nodes: compiled.nodes.length });
+    }
+    return this.compiled !== undefined;
+  }
+
   /** The applied model, or undefined before an apply. */
   get appliedModel(): MeshModel | undefined {
     return this.model;
@@ -246,6 +297,7 @@ export class ControlPlane {
     this.validation.retain();
     this.compiled = p.compiled;
     this.installed = { index: p.index, nodes: new Map(p.compiled.nodes.map((n) => [n.id, n])) };
+    this.compileLater = false;
     this.model = p.model;
     this.declared = declaredVersions(p.model);
     this.nodesById = new Map(p.compiled.nodes.map((n) => [n.id, n]));
@@ -267,6 +319,7 @@ export class ControlPlane {
     const recomputedNodes = p.snaps.size - p.kept.length;
     this.opts.log.log('info', 'applied', { revision: this.revision, seq: this.seq, nodes: p.snaps.size, recomputed: recomputedNodes, changed });
     for (const l of this.installListeners) l(p.model);
+    for (const l of this.preparedListeners) l(p, sources, this.revision);
     return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, recomputedNodes, expected };
   }
 
@@ -312,6 +365,7 @@ export class ControlPlane {
 
   /** How many nodes are rebuilt when a service's instances change. */
   callersOf(service: string): number {
+    this.ensureCompiled();
     return this.callers.get(service)?.size ?? 0;
   }
 
@@ -326,7 +380,7 @@ export class ControlPlane {
   }
 
   private onRegistryChange(services: ReadonlySet<string>): void {
-    if (!this.compiled) return;
+    if (!this.ensureCompiled() || !this.compiled) return;
     const affected = new Set<string>();
     for (const s of services) for (const n of this.callers.get(s) ?? []) affected.add(n);
     if (affected.size === 0) return;
@@ -359,7 +413,7 @@ export class ControlPlane {
    * re-issued certificates (and the bundle) go out. Returns the nodes that changed.
    */
   refreshSecrets(): string[] {
-    if (!this.compiled || !this.opts.secrets) return [];
+    if (!this.ensureCompiled() || !this.compiled || !this.opts.secrets) return [];
     const all = new Set(this.compiled.nodes.map((n) => n.id));
     const rebuilt = buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder);
     const changed = this.cache.update(rebuilt);

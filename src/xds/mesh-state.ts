@@ -103,7 +103,8 @@ function liveEndpoints(cla: JsonObject, name: string, live: readonly Instance[],
   return w ? current.fromWriter('endpoints', name, w.typeUrl, w.length, w.write) : current.encode('endpoints', withRegistryLocality(cla, live));
 }
 
-function typeOf(list: readonly PreparedResource[]): TypeSnapshot {
+/** A type's snapshot of these resources: by name, with its version and size. */
+export function typeOf(list: readonly PreparedResource[]): TypeSnapshot {
   const resources = new Map<string, PreparedResource>();
   let bytes = 0;
   for (const p of list) {
@@ -131,7 +132,7 @@ function withInstanceServerListeners(node: NodeOutput, own: readonly Instance[])
   return [...node.resources.listeners, ...copies];
 }
 
-function fillSecret(secret: JsonObject, source: SecretSource): JsonObject {
+export function fillSecret(secret: JsonObject, source: SecretSource): JsonObject {
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
       const p = parseSecretPlaceholder(v);

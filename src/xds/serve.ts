@@ -11,6 +11,7 @@ import { controlPlane as controlPlaneIdentity, loadCredentials, loadServiceCrede
 import { AdminServer } from './admin';
 import { ControlPlane, readMeshSources, type ApplyResult } from './control-plane';
 import type { Logger } from './log';
+import type { MeshModel } from '../model/types';
 import type { SecretSource } from './mesh-state';
 import { DEFAULT_PKI_POLL_MS, watchPki } from './pki-watch';
 import { spiffeIdOfSan, XdsServer, type TlsMaterial } from './server';
@@ -24,6 +25,7 @@ import { wireEvents } from '../events/wire';
 import { openStore } from '../store/open';
 import { Replica } from '../store/replica';
 import { FolderStore } from '../store/folder-store';
+import { persistSnapshots, SNAPSHOT_FILE } from '../store/snapshot-file';
 
 export interface ServeOptions {
   /** Mesh sources applied at start when the store holds no applied snapshot. */
@@ -37,8 +39,11 @@ export interface ServeOptions {
   readonly host: string;
   readonly xdsPort: number;
   readonly adminPort: number;
-  /** Plaintext xDS on 127.0.0.1 for proxyless gRPC clients (no secrets served there). */
-  readonly proxylessPort?: number;
+  /**
+   * Plaintext xDS on 127.0.0.1 for proxyless gRPC clients (no secrets served there); a function decides
+   * from the mesh served at start (`mesh serve` opens it only when that mesh has proxyless members).
+   */
+  readonly proxylessPort?: number | ((served: MeshModel | undefined) => number | undefined);
   readonly insecure?: boolean;
   readonly log: Logger;
   /** ControlPlane.identifier in responses. */
@@ -111,16 +116,23 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
     log: opts.log,
   });
   const replica = store ? new Replica(cp, store, opts.log) : undefined;
+  // Beside a folder store's applied.json: the encoded snapshot of the applied revision, served at the next start
+  // without compiling when nothing it depends on changed. A database store has none (see docs/bench.md).
+  const snapshots = store?.kind === 'folder'
+    ? persistSnapshots(cp, path.join(store.location, SNAPSHOT_FILE), { ...(trustDomain ? { trustDomain } : {}), secrets: havePki }, havePki ? pkiSecretSource(opts.pkiDir!) : undefined, opts.log)
+    : undefined;
   let startup: ApplyResult | undefined;
   try {
-    startup = replica ? await replica.start(opts.meshDir) : opts.meshDir ? cp.apply(readMeshSources(opts.meshDir), opts.meshDir) : undefined;
+    startup = replica ? await replica.start(opts.meshDir, snapshots ? (latest) => snapshots.restore(latest) : undefined) : opts.meshDir ? cp.apply(readMeshSources(opts.meshDir), opts.meshDir) : undefined;
   } catch (err) {
+    snapshots?.close();
     cp.close();
     await store?.close();
     throw storeStartError(err, store?.location);
   }
   if (store instanceof FolderStore && store.problem) cp.storeProblem = store.problem;
   if (startup && !startup.ok) {
+    snapshots?.close();
     cp.close();
     await replica?.close();
     const first = startup.diagnostics.find((d) => d.severity === 'error');
@@ -138,7 +150,8 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
   const unwireEvents = wireEvents(cp, events, { ...(eventsDir ? { storeDir: eventsDir } : {}), ...(havePki ? { pkiDir: opts.pkiDir! } : {}), log: opts.log });
   const als = accessLogService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure });
   const xds = new XdsServer({ cache: cp.cache, status: cp.status, metrics: cp.metrics, log: opts.log, identifier: opts.identifier ?? 'hms-svc', trustDomain: () => cp.trustDomain, ...(holdUnknownVersion ? { holdUnknownVersion } : {}) });
-  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(opts.proxylessPort !== undefined ? { plaintextPort: opts.proxylessPort } : {}), services: [als, metricsService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure })] });
+  const proxylessPort = typeof opts.proxylessPort === 'function' ? opts.proxylessPort(cp.appliedModel) : opts.proxylessPort;
+  await xds.start({ host: opts.host, port: opts.xdsPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure, ...(proxylessPort !== undefined ? { plaintextPort: proxylessPort } : {}), services: [als, metricsService(tap, { trustDomain: () => cp.trustDomain, insecure: !!opts.insecure })] });
   const admin = new AdminServer(cp, opts.log, { tap, events }, replica);
   const adminPort = await admin.start({ host: opts.host, port: opts.adminPort, ...(tls ? { tls } : {}), insecure: !!opts.insecure });
   const ports = { xds: xds.boundPorts.main!, admin: adminPort, ...(xds.boundPorts.plaintext !== undefined ? { proxyless: xds.boundPorts.plaintext } : {}) };
@@ -158,6 +171,7 @@ export async function startControlPlane(opts: ServeOptions): Promise<RunningCont
       pkiWatch?.stop();
       await Promise.all([xds.stop(), admin.stop()]);
       await replica?.close();
+      snapshots?.close();
       unwireEvents();
       events.close();
       setEventBus(undefined);

@@ -12,7 +12,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
-import { envoyRoot } from '../validate/proto-registry';
+import { discoveryRoot } from '../validate/proto-registry';
 import type { SnapshotCache } from './cache';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
@@ -60,7 +60,7 @@ export interface XdsDeps {
 function decoder<T>(typeName: string): (buf: Buffer) => T {
   let type: protobuf.Type | undefined;
   return (buf) => {
-    type ??= envoyRoot().lookupType(typeName);
+    type ??= discoveryRoot().lookupType(typeName);
     return type.toObject(type.decode(buf), { defaults: false, longs: String, enums: Number, arrays: true, objects: true }) as T;
   };
 }
