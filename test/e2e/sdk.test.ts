@@ -20,6 +20,7 @@ import { ProcessGroup } from '../../src/lab/processes';
 import { lintMesh } from '../../src/lint';
 import { MeshCallError, MeshMember, mesh as sdk } from '../../src';
 import { grpcServiceClient, unaryHandler } from '../../src/sdk/grpc';
+import { TIMEOUT_HEADER } from '../../src/sdk/http';
 import { GrantPay, type PayoutReply, type PayoutRequest } from '../../examples/ceq/apps/grpc/api';
 import { eventually, freePort, freePorts, sleep, startExampleMesh, startMesh } from './harness';
 
@@ -132,7 +133,9 @@ test('sdk: an HTTP member registers its sidecar and calls by name through the ou
   const sidecar = http.createServer((req, res) => {
     received.push(req.headers);
     const reply = (): void => void res.writeHead(202, { 'content-type': 'application/json', 'x-trace': String(req.headers['x-request-id']) }).end('{"ok":true}');
-    if (req.url === '/slow') setTimeout(reply, 1000);
+    // /slow outlasts the SDK's own guard (timeout + DEADLINE_GRACE_MS): this stand-in
+    // does not enforce the deadline header as the sidecar would.
+    if (req.url === '/slow') setTimeout(reply, 5000).unref();
     else reply();
   });
   await new Promise<void>((resolve) => sidecar.listen(outbound, '127.0.0.1', resolve));
@@ -167,9 +170,11 @@ test('sdk: an HTTP member registers its sidecar and calls by name through the ou
   assert.equal(incoming.headers['x-trace'], 'trace-from-envoy-1');
   assert.equal(received[1]!['x-request-id'], 'trace-from-envoy-1');
 
-  // A per-call timeout.
+  // A per-call timeout: handed to the sidecar as its deadline, and guarded locally
+  // should the sidecar not answer either.
   const slow = await api.get('/slow', { timeoutMs: 100 }).then(() => undefined, (e: unknown) => e);
   assert.ok(slow instanceof MeshCallError && slow.codeName === 'DEADLINE_EXCEEDED', String(slow));
+  assert.equal(received[2]![TIMEOUT_HEADER], '100', 'the sidecar is told the deadline');
 
   // A call the manifest does not declare is refused before it leaves.
   assert.throws(() => member.client('hr-portal'), /does not call hr-portal/);

@@ -150,8 +150,10 @@ test('xDS client: mesh build bootstrap resolves xds:///grant-pay; apply --wait r
   // A NACK keeps the last good configuration: calls still succeed.
   assert.deepEqual(tally(await client.calls(10)), { [v2.id]: 10 });
 
-  // Fixed: the next apply is ACKed.
+  // Fixed: the operator's next revision is ACKed. (It must change impact-calc's inputs: an apply
+  // of unchanged inputs recomputes and pushes nothing, src/model/dependencies.ts.)
   inject = false;
+  mesh.write('mesh_policies.yml', policies(0, 100, '4s'));
   const fixed = await mesh_(['apply', mesh.dir, '--pki', mesh.pkiDir, '--wait', '--timeout', '10s']);
   assert.equal(fixed.code, 0, fixed.out);
   assert.equal(mesh.cp.statusReport().nodes.find((n) => n.node === 'impact-calc')!.nacked, false);

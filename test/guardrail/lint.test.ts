@@ -71,7 +71,7 @@ test('compiled: the Lua filter only on covered nodes, before the router; a scrip
     const lua = (name: string) => vhs.find((v) => v.name === name)!.typed_per_filter_config!['envoy.filters.http.lua']!;
     assert.deepEqual(lua('docs'), { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute', disabled: true });
     const script = (lua('external|clearinghouse')['source_code'] as { inline_string: string }).inline_string;
-    assert.match(script, /local CALLER, CALLEE = "grant-pay", "clearinghouse"/);
+    assert.match(script, /local CALLER, CALLEE, EXTERNAL = "grant-pay", "clearinghouse", true/);
     assert.match(script, /\{ name = "pii", card_number = true, us_ssn = true, headers = true, body = true, window = 2048, closed = false \}/);
     const docs = compiled.nodes.find((n) => n.id === 'docs')!;
     assert.doesNotMatch(JSON.stringify(docs.resources), /envoy\.filters\.http\.lua|guardrail/, 'a node without rules compiles as before');
