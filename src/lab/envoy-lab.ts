@@ -147,9 +147,9 @@ class EnvoyLab {
     if (ach) say(`  grant-pay | ${ach}`);
   }
 
-  /** Hosts impact-calc's sidecar has ejected right now (only grant-pay's can be: it is the one killed). */
-  private async ejectedNow(): Promise<number> {
-    const text = await this.runtime.admin('impact-calc', '/stats?filter=outlier_detection.ejections_active');
+  /** The sum of one outlier-detection stat over impact-calc's clusters (only grant-pay's can eject: it is the one killed). */
+  private async outlierStat(stat: 'ejections_active' | 'ejections_enforced_total'): Promise<number> {
+    const text = await this.runtime.admin('impact-calc', `/stats?filter=outlier_detection.${stat}`);
     return [...text.matchAll(/: (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
   }
 
@@ -157,10 +157,7 @@ class EnvoyLab {
     say();
     say('5. grant-pay is killed (kill -9): calls fail, and after max_failures (3) the circuit opens');
     await this.runtime.killApp('grant-pay');
-    const ejections = async (): Promise<number> => {
-      const text = await this.runtime.admin('impact-calc', '/stats?filter=outlier_detection.ejections_enforced_total');
-      return [...text.matchAll(/: (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
-    };
+    const ejections = (): Promise<number> => this.outlierStat('ejections_enforced_total');
     const before = await ejections();
     const seen: ProbeResult[] = [];
     for (let i = 0; i < 20 && (await ejections()) === before; i++) seen.push(...(await this.call()));
@@ -172,7 +169,7 @@ class EnvoyLab {
     // an open circuit) and re-trips it. So: at most 3 runs, each only once the circuit is open.
     let rerun = { stdout: '', stderr: '' };
     for (let attempt = 1; attempt <= 3; attempt++) {
-      await until('the circuit open', 20_000, async () => ((await this.ejectedNow()) > 0 ? true : ((await this.call()), undefined)));
+      await until('the circuit open', 20_000, async () => ((await this.outlierStat('ejections_active')) > 0 ? true : ((await this.call()), undefined)));
       rerun = await this.runtime.runApp('impact-calc');
       if (/^Mesh: CircuitOpen/m.test(rerun.stdout)) break;
       say(`  (run ${attempt}: the circuit closed again while the Python app started, so its call was not failed fast; once more)`);
