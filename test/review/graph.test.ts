@@ -93,7 +93,7 @@ test('denied-calls fixture: declared-but-denied calls are denied edges, with the
 });
 
 test('SVG without a browser: the rendered edges are the graph edges, denied ones dashed red', async () => {
-  for (const input of [example('ceq'), example('agency'), fixture('denied-calls')]) {
+  for (const input of [example('ceq'), example('agency'), fixture('denied-calls'), fixture('edges')]) {
     const g = graphOf(input);
     const svg = await toSvg(g);
     assert.match(svg, /^<\?xml[^]*<svg [^]*<\/svg>\s*$/);
