@@ -13,7 +13,7 @@ export function registerRun(program: Command, setExit: SetExit): void {
   program
     .command('run')
     .description('run an app with its Envoy sidecar: waits until the sidecar is ready, hands the app its mesh identity, exits with its status')
-    .argument('<service>', 'the service this app is (its manifest name)')
+    .argument('<service>', 'the service this app is (its manifest name), or an ingress gateway (runs its Envoy until stopped; no command)')
     .argument('[command...]', 'the app, after -- (e.g. -- python grant_pay.py)')
     .option('--version <v>', "the version this instance runs (default: the manifest's version)")
     .option('--mesh <dir>', 'mesh directory (uses the ports of `mesh dev` when <dir>/.mesh-dev exists)', '.')

@@ -37,7 +37,8 @@ export function runComposeBuild(dir: string, flags: ComposeBuildFlags): number {
   for (const n of r.notes) process.stderr.write(`${n}\n`);
   if (!r.tree || !r.plan || hasErrors(r.diagnostics)) return 1;
   const leftOut = r.plan.leftOut.length > 0 ? `; left out: ${r.plan.leftOut.join(', ')} (proxyless gRPC, see the notes above)` : '';
-  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps${leftOut}`;
+  const gateways = r.plan.gateways.length ? `, ${r.plan.gateways.length} gateway${r.plan.gateways.length > 1 ? 's' : ''}` : '';
+  const summary = `${r.plan.nodes.length} sidecars, ${r.plan.nodes.filter((n) => n.app).length} apps${gateways}${leftOut}`;
   if (flags.check) {
     const stale = staleReport(r.tree, flags.out, dir, rebuildCommand(dir, flags));
     if (stale !== undefined) {

@@ -8,6 +8,13 @@ import YAML from 'yaml';
 import { ENVOY_IMAGE } from './images';
 import type { CompositionPlan } from './compose';
 
+/**
+ * Where a gateway's listener ports are published on the host: loopback unless
+ * HMS_GATEWAY_HOST_IP says otherwise (0.0.0.0 to take public traffic), so
+ * rendering a composition never opens a port to the network by itself.
+ */
+export const GATEWAY_HOST_IP = '${HMS_GATEWAY_HOST_IP:-127.0.0.1}';
+
 type Obj = Record<string, unknown>;
 
 export interface BindMount {
@@ -63,20 +70,46 @@ export function checkComposition(doc: Obj, plan: CompositionPlan, tree: Readonly
       problems.push(`node ${n.node} has no sidecar service ${n.sidecar}`);
       continue;
     }
-    if (sc['image'] !== ENVOY_IMAGE) problems.push(`${n.sidecar} runs ${String(sc['image'])}, not the pinned ${ENVOY_IMAGE}`);
-    const boot = bindMounts(sc).find((m) => m.source === `./${n.bootstrap}`);
-    if (!boot) problems.push(`${n.sidecar} does not mount ./${n.bootstrap}`);
-    else if (!(Array.isArray(sc['command']) && (sc['command'] as unknown[]).includes(boot.target))) problems.push(`${n.sidecar} does not start Envoy with ${boot.target}`);
-    if (!tree.has(n.bootstrap)) problems.push(`${n.bootstrap} is not part of the composition`);
+    problems.push(...envoyProblems(n.sidecar, sc, n.bootstrap, tree));
     if (n.app && (services[n.app.service]?.['network_mode'] !== `service:${n.sidecar}`)) problems.push(`${n.app.service} is not in ${n.sidecar}'s network namespace`);
   }
-  const adminPorts = new Set(plan.nodes.map((n) => n.adminPort));
+  problems.push(...gatewayProblems(services, plan, tree));
+  const adminPorts = new Set([...plan.nodes, ...plan.gateways].map((n) => n.adminPort));
+  const gatewayPorts = new Map(plan.gateways.map((g) => [g.service, new Set(g.ports)]));
   for (const [name, svc] of Object.entries(services)) {
     for (const m of bindMounts(svc)) if (!m.readOnly) problems.push(`${name} mounts ${m.source} read-write`);
     for (const p of publishedPorts(svc)) {
-      if (name !== plan.controlPlane.service || p.target !== plan.controlPlane.adminPort) problems.push(`${name} publishes port ${p.target}${adminPorts.has(p.target) ? ' (the Envoy admin port)' : ''}`);
+      // A gateway publishes its listener ports (the way in), on loopback unless HMS_GATEWAY_HOST_IP says otherwise.
+      if (gatewayPorts.get(name)?.has(p.target) && !adminPorts.has(p.target)) {
+        if (p.hostIp !== GATEWAY_HOST_IP && p.hostIp !== '127.0.0.1') problems.push(`${name} publishes ${p.target} on ${p.hostIp ?? 'every address'}, not ${GATEWAY_HOST_IP}`);
+      } else if (name !== plan.controlPlane.service || p.target !== plan.controlPlane.adminPort) problems.push(`${name} publishes port ${p.target}${adminPorts.has(p.target) ? ' (the Envoy admin port)' : ''}`);
       else if (p.hostIp !== '127.0.0.1') problems.push(`${name} publishes ${p.target} beyond 127.0.0.1`);
     }
   }
+  return problems;
+}
+
+/** Each gateway runs the pinned Envoy on its own compiled bootstrap. */
+function gatewayProblems(services: Record<string, Obj>, plan: CompositionPlan, tree: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  for (const g of plan.gateways) {
+    const svc = services[g.service];
+    if (!svc) {
+      problems.push(`gateway ${g.node} has no service ${g.service}`);
+      continue;
+    }
+    problems.push(...envoyProblems(g.service, svc, g.bootstrap, tree));
+  }
+  return problems;
+}
+
+/** A sidecar's or a gateway's container: the pinned Envoy, started on its own compiled bootstrap, mounted. */
+function envoyProblems(name: string, svc: Obj, bootstrap: string, tree: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  if (svc['image'] !== ENVOY_IMAGE) problems.push(`${name} runs ${String(svc['image'])}, not the pinned ${ENVOY_IMAGE}`);
+  const boot = bindMounts(svc).find((m) => m.source === `./${bootstrap}`);
+  if (!boot) problems.push(`${name} does not mount ./${bootstrap}`);
+  else if (!(Array.isArray(svc['command']) && (svc['command'] as unknown[]).includes(boot.target))) problems.push(`${name} does not start Envoy with ${boot.target}`);
+  if (!tree.has(bootstrap)) problems.push(`${bootstrap} is not part of the composition`);
   return problems;
 }

@@ -3,7 +3,8 @@
  * from templates/docker-compose.yml.hbs around the output of the same
  * compiler and the same bootstrap template as `mesh build`:
  *
- *   docker-compose.yml   the control plane, one Envoy sidecar per HTTP service, the HTTP example apps
+ *   docker-compose.yml   the control plane, one Envoy sidecar per HTTP service, the HTTP example apps,
+ *                        one Envoy per ingress gateway (its listener ports published)
  *   mesh/                the mesh's sources with the compose overlay (overlay.ts); the control plane
  *                        serves it and the apps read it (HMS_MESH_DIR)
  *   out/                 exactly what `mesh build mesh --out out` writes for that overlay; each
@@ -23,7 +24,7 @@ import type { MeshModel, ServiceManifest } from '../model/types';
 import { validateCompiled } from '../output/validate-output';
 import { PACKAGE_ROOT } from '../paths';
 import { readMeshSources } from '../xds/control-plane';
-import { checkComposition, parseComposition } from './compose-check';
+import { checkComposition, GATEWAY_HOST_IP, parseComposition } from './compose-check';
 import { ENVOY_IMAGE, NODE_IMAGE } from './images';
 import { assignAddresses, DEFAULT_SUBNET, type SidecarNetwork } from './network';
 import { overlayMesh } from './overlay';
@@ -59,6 +60,9 @@ export const CONTROL_PLANE_SERVICE = 'control-plane';
 export const PROBE_SERVICE = 'probe';
 export const sidecarService = (node: string): string => `${node}-sidecar`;
 export const appService = (node: string): string => `${node}-app`;
+/** An ingress gateway's container is named as the gateway: it is the workload (no app beside it). */
+export const gatewayService = (node: string): string => node;
+export { GATEWAY_HOST_IP } from './compose-check';
 
 export interface ComposeOptions {
   /** Where the tree will be written: host paths default to paths relative to it. */
@@ -81,6 +85,16 @@ export interface ComposedNode {
   readonly inboundPort: number;
 }
 
+/** An ingress gateway's Envoy in the composition. */
+export interface ComposedGateway {
+  readonly node: string;
+  readonly service: string;
+  readonly bootstrap: string;
+  readonly adminPort: number;
+  /** Its listener ports, published on the host at the same numbers (GATEWAY_HOST_IP). */
+  readonly ports: readonly number[];
+}
+
 /** What the rendered file contains, for tests and the Docker runner. */
 export interface CompositionPlan {
   readonly project: string;
@@ -91,6 +105,8 @@ export interface CompositionPlan {
   readonly probe: string;
   readonly network: SidecarNetwork;
   readonly nodes: readonly ComposedNode[];
+  /** Ingress gateways, sorted by name. */
+  readonly gateways: readonly ComposedGateway[];
   /** Host paths the file uses when HMS_REPO / HMS_PKI are unset (relative to the compose file). */
   readonly hostDefaults: { readonly repo: string; readonly pki: string };
   /** Proxyless gRPC services of the mesh that the composition does not run (COMPOSE_PROXYLESS_WHY), sorted. */
@@ -114,7 +130,7 @@ export function renderComposition(meshDir: string, opts: ComposeOptions): Compos
   const notes: string[] = [];
   if (!loaded.model || hasErrors(diags)) return { diagnostics: diags, notes };
   const model = loaded.model;
-  notes.push(...proxylessNotes(model, COMPOSE_PROXYLESS_WHY));
+  notes.push(...proxylessNotes(model, COMPOSE_PROXYLESS_WHY), ...gatewayFileTlsNotes(model));
   const network = assignAddresses(opts.subnet ?? DEFAULT_SUBNET, model.services.filter((s) => s.protocol === 'http').map((s) => s.name));
   const outAbs = path.resolve(opts.outDir);
   const built = compileOverlay(model, meshDir, network, outAbs, opts.templatesDir);
@@ -199,6 +215,16 @@ export function proxylessServices(model: MeshModel): string[] {
   return model.services.filter((s) => s.protocol !== 'http').map((s) => s.name);
 }
 
+/**
+ * A gateway listener with cert_file/key_file: Envoy reads those files at run
+ * time from its working directory, and the composition mounts only the PKI
+ * store; say so instead of starting a gateway that cannot load its certificate.
+ */
+export function gatewayFileTlsNotes(model: MeshModel): string[] {
+  return (model.gateways ?? []).flatMap((g) => g.listeners.filter((l) => l.tls.kind === 'files').map((l) =>
+    `${l.pos.file}:${l.pos.line}:${l.pos.col}: note: gateway ${g.name} listener ${l.name} reads cert_file/key_file, which the composition does not mount into ${gatewayService(g.name)}: use tls: { mesh_ca: true }, or add the mount to docker-compose.yml`));
+}
+
 /** One note per left-out proxyless member, at its manifest, saying why (`COMPOSE_PROXYLESS_WHY`, `LOCAL_PROXYLESS_WHY`). */
 export function proxylessNotes(model: MeshModel, why: string): string[] {
   return model.services
@@ -213,7 +239,7 @@ export function resolveComposeTemplate(templatesDir?: string): string {
 
 function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, network: SidecarNetwork, hostDefaults: CompositionPlan['hostDefaults']): CompositionPlan {
   const nodes = compiled.nodes
-    // Sidecars only: an ingress gateway has no app and is not composed yet (docs/gateways.md).
+    // Sidecars; ingress gateways (no app, no fixed address: nothing sends EDS traffic to them) below.
     .filter((n) => n.kind === 'envoy' && !n.ir.gateway)
     .map((n): ComposedNode => {
       const svc = model.services.find((s) => s.name === n.id)!;
@@ -229,6 +255,15 @@ function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, ne
         inboundPort: svc.meshPort,
       };
     });
+  const gateways = compiled.nodes
+    .filter((n) => n.ir.gateway)
+    .map((n): ComposedGateway => ({
+      node: n.id,
+      service: gatewayService(n.id),
+      bootstrap: `out/${n.id}/${n.bootstrap!.fileName}`,
+      adminPort: n.ir.bootstrap.adminPort,
+      ports: n.ir.gateway!.listeners.map((l) => l.port),
+    }));
   return {
     project: `hms-${model.settings.name}`,
     composeFile: COMPOSE_FILE,
@@ -238,6 +273,7 @@ function planOf(source: MeshModel, model: MeshModel, compiled: CompileResult, ne
     probe: PROBE_SERVICE,
     network,
     nodes,
+    gateways,
     hostDefaults,
     leftOut: proxylessServices(source).sort(),
   };
@@ -300,6 +336,14 @@ function composeView(plan: CompositionPlan, marker: string, meshHint: string): R
       address: n.address,
       command: ['envoy', '-c', IN_CONTAINER.bootstrap, ...ENVOY_RUN_FLAGS],
       volumes: [bind(`./${n.bootstrap}`, IN_CONTAINER.bootstrap), ...own(n.node)],
+    })),
+    // The same launch and mounts as a sidecar (its own key only); its listener ports published.
+    gateways: plan.gateways.map((g) => ({
+      service: g.service,
+      command: ['envoy', '-c', IN_CONTAINER.bootstrap, ...ENVOY_RUN_FLAGS],
+      volumes: [bind(`./${g.bootstrap}`, IN_CONTAINER.bootstrap), ...own(g.node)],
+      ports: g.ports,
+      hostIp: GATEWAY_HOST_IP,
     })),
     apps: plan.nodes.flatMap((n) =>
       n.app

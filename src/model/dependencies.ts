@@ -14,6 +14,8 @@
  *   (access.ts). Indexed as a dependency on the caller's manifest, which is
  *   coarser than needed (a caller's port change recomputes the callee too) and
  *   never wrong;
+ * - an ingress gateway's node: its `gateways.<name>` declaration and, as a
+ *   caller's, the services its routes reach;
  * - the mesh-wide parts: mesh.yml settings, externals, guardrails, the mesh
  *   directory. Any change there recomputes every node.
  *
@@ -37,7 +39,7 @@ export interface DependencyIndex {
 }
 
 /** Keys that hold source positions only: they never reach an Envoy resource. */
-const POSITION_KEYS = new Set(['pos', 'fieldPos', 'namePos', 'trustDomainPos', 'callPos']);
+const POSITION_KEYS = new Set(['pos', 'fieldPos', 'namePos', 'trustDomainPos', 'callPos', 'portPos', 'hostPos', 'toPos', 'certPos']);
 
 function hashOf(value: unknown): string {
   const text = JSON.stringify(value, (k, v: unknown) => (POSITION_KEYS.has(k) ? undefined : v));
@@ -56,6 +58,14 @@ export function buildDependencyIndex(model: MeshModel): DependencyIndex {
     for (const c of s.calls) names.add(c.target);
     for (const rule of policies.get(s.name)?.access.allow ?? []) names.add(rule.caller);
     reads.set(s.name, [...names].sort());
+  }
+  // An ingress gateway (translate/gateway.ts) is a node too: it reads its own declaration and the
+  // services its routes reach; a service whose access names it reads its hash as a caller's. One
+  // named like a service (MESH220) is not a node of its own.
+  for (const g of model.gateways ?? []) {
+    if (services.has(g.name)) continue;
+    services.set(g.name, hashOf(['gateway', g]));
+    reads.set(g.name, [...new Set([g.name, ...g.routes.map((r) => r.to)])].sort());
   }
   const global = hashOf({
     dir: model.dir,

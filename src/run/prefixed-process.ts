@@ -21,8 +21,8 @@ export interface PrefixedProcess {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-export function startPrefixed(argv: readonly string[], prefix: string, env: NodeJS.ProcessEnv, onLine?: (line: string) => void): PrefixedProcess {
-  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['inherit', 'pipe', 'pipe'] });
+export function startPrefixed(argv: readonly string[], prefix: string, env: NodeJS.ProcessEnv, onLine?: (line: string) => void, cwd?: string): PrefixedProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['inherit', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   const lines: string[] = [];
   const pipe = (stream: NodeJS.ReadableStream, to: NodeJS.WritableStream): void => {
     let pending = '';

@@ -19,7 +19,9 @@ import { memberEnv } from '../compose/member-env';
 import { probe } from '../compose/probe';
 import { UserError } from '../diag/errors';
 import { lintMesh } from '../lint';
+import type { MeshModel } from '../model/types';
 import { readDevState } from './dev-state';
+import { gatewayRunPlan, isGateway, type GatewayRunPlan } from './run-gateway';
 import { startPrefixed, type PrefixedProcess } from './prefixed-process';
 
 export interface RunOptions {
@@ -97,17 +99,48 @@ async function waitReady(adminPort: number, timeoutMs: number, exited: () => boo
   return last;
 }
 
-/** A sidecar as `mesh run` and `mesh dev` start it, prefixed; resolves once it is ready. */
-export async function startSidecar(service: string, bootstrap: string, adminPort: number, envoy: string, timeoutMs: number, where: string): Promise<PrefixedProcess> {
+/** A sidecar as `mesh run` and `mesh dev` start it, prefixed; resolves once it is ready. `cwd`: where its relative file names resolve. */
+export async function startSidecar(service: string, bootstrap: string, adminPort: number, envoy: string, timeoutMs: number, where: string, cwd?: string): Promise<PrefixedProcess> {
   // Envoy's own log at error level: the access log (stdout) is what a developer reads here.
   const argv = [...localSidecarArgv(envoy, bootstrap), '--log-level', process.env.HMS_SIDECAR_LOG_LEVEL ?? 'error'];
-  const sidecar = startPrefixed(argv, `[${service} sidecar] `, process.env);
+  const sidecar = startPrefixed(argv, `[${service} sidecar] `, process.env, undefined, cwd);
   const why = await waitReady(adminPort, timeoutMs, () => !sidecar.running());
   if (why) {
     await sidecar.stop();
     throw new UserError('MESH132', `the sidecar of ${service} did not become ready (${why}; ${where}); is the control plane running (\`mesh dev\`)? Last sidecar output:\n${sidecar.tail()}`);
   }
   return sidecar;
+}
+
+/** The mesh, when `opts.service` names one of its gateways (mesh run runs its Envoy, no app). */
+function gatewayOf(opts: RunOptions): { model: MeshModel } | undefined {
+  const dev = readDevState(opts.meshDir);
+  const model = lintMesh(dev ? dev.meshDir : path.resolve(opts.meshDir)).model;
+  return model && isGateway(model, opts.service) ? { model } : undefined;
+}
+
+/**
+ * A gateway's Envoy until it exits or a signal stops it: 0 after
+ * SIGINT/SIGTERM/SIGHUP, 1 when Envoy exits by itself. Started from the mesh
+ * directory: the bootstrap names its certificate files relative to it.
+ */
+async function runGateway(plan: GatewayRunPlan, readyTimeoutMs: number, cwd: string): Promise<number> {
+  const envoy = await startSidecar(plan.gateway, plan.bootstrap, plan.adminPort, plan.argv[0]!, readyTimeoutMs, plan.where, cwd);
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+    void envoy.stop();
+  };
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, stop);
+  try {
+    process.stderr.write(`mesh run: gateway ${plan.gateway} is ready (Envoy admin 127.0.0.1:${plan.adminPort}), listening on ${plan.listens.join('; ')}; Ctrl-C stops it\n`);
+    await envoy.exited;
+    if (!stopping) process.stderr.write(`mesh run: gateway ${plan.gateway}'s Envoy exited:\n${envoy.tail()}\n`);
+    return stopping ? 0 : 1;
+  } finally {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(s, stop);
+    await envoy.stop();
+  }
 }
 
 /** Is a sidecar already serving on this admin port (`mesh dev` runs them)? */
@@ -121,6 +154,8 @@ async function alreadyReady(adminPort: number): Promise<boolean> {
  * one (it keeps its state, e.g. an open circuit, across runs of the app).
  */
 export async function runMember(opts: RunOptions): Promise<number> {
+  const gateway = gatewayOf(opts);
+  if (gateway) return runGateway(gatewayRunPlan(gateway.model, opts.meshDir, opts.service, opts.command, findEnvoy(opts.env)), opts.readyTimeoutMs ?? 30_000, gateway.model.dir);
   if (opts.command.length === 0) throw new UserError('MESH135', `no command: mesh run ${opts.service} -- <command...> (e.g. -- python app.py)`);
   const target = resolveTarget(opts);
   const tag = opts.service;

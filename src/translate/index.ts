@@ -64,7 +64,8 @@ export interface TranslateResult {
 export function translateMesh(model: MeshModel, opts: TranslateOptions = {}, only?: (service: ServiceManifest) => boolean): TranslateResult {
   const ctx = buildContext(model, opts);
   // Gateways are nodes too (gateway.ts), compiled through the same processors.
-  const services = only ? model.services.filter(only) : nodeManifests(model);
+  // A partial compile (an incremental apply, src/xds/control-plane.ts) filters them like services.
+  const services = only ? nodeManifests(model).filter(only) : nodeManifests(model);
   const nodes: NodeIR[] = sortedBy(services, (s) => s.name).map((svc) => translateNode(ctx, svc));
   return {
     ir: { meshName: model.settings.name, trustDomain: model.settings.trustDomain, sources: sourcesOf(model), nodes },

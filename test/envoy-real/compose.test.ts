@@ -47,10 +47,11 @@ function mesh(args: readonly string[]): { status: number | null; out: string } {
 test('the rendered compose file parses and references every generated bootstrap: one sidecar per node, its own bootstrap mounted', (t) => {
   const c = render(path.join(tmp(t), 'compose'));
   const services = servicesOf(c.doc);
-  const envoyNodes = c.compiled!.nodes.filter((n) => n.kind === 'envoy').map((n) => n.id);
+  const envoyNodes = c.compiled!.nodes.filter((n) => n.kind === 'envoy' && !n.ir.gateway).map((n) => n.id);
   assert.deepEqual(envoyNodes, ['grant-pay', 'impact-calc', 'public-docs']);
   const sidecars = Object.entries(services).filter(([, s]) => s['image'] === ENVOY_IMAGE);
-  assert.deepEqual(sidecars.map(([name]) => name).sort(), envoyNodes.map((n) => `${n}-sidecar`));
+  // One Envoy per sidecar, and one per ingress gateway (named as the gateway: no app beside it).
+  assert.deepEqual(sidecars.map(([name]) => name).sort(), ['citizen-gw', ...envoyNodes.map((n) => `${n}-sidecar`)]);
   for (const node of envoyNodes) {
     const sc = services[`${node}-sidecar`]!;
     const boot = bindMounts(sc).find((m) => m.target === IN_CONTAINER.bootstrap);
@@ -84,7 +85,11 @@ test('no Envoy admin port is published; only the control plane admin API, on 127
   const c = render(path.join(tmp(t), 'compose'));
   const adminPorts = new Set(c.compiled!.nodes.map((n) => n.ir.bootstrap.adminPort));
   const published = Object.entries(servicesOf(c.doc)).flatMap(([name, s]) => publishedPorts(s).map((p) => ({ name, ...p })));
-  assert.deepEqual(published, [{ name: 'control-plane', target: 18001, hostIp: '127.0.0.1' }]);
+  // The gateway's listener (the way in) is published at its own number, on loopback unless HMS_GATEWAY_HOST_IP says otherwise.
+  assert.deepEqual(published, [
+    { name: 'control-plane', target: 18001, hostIp: '127.0.0.1' },
+    { name: 'citizen-gw', target: 8443, hostIp: '${HMS_GATEWAY_HOST_IP:-127.0.0.1}' },
+  ]);
   assert.ok(published.every((p) => !adminPorts.has(p.target)));
   const cpPorts = servicesOf(c.doc)['control-plane']!['ports'] as Obj[];
   assert.equal(cpPorts[0]!['published'], undefined, 'no fixed host port');

@@ -22,7 +22,6 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { localSidecarArgv } from '../../src/compose/local-plan';
 import { freeRange } from '../../src/compose/free-ports';
 import { editPolicies } from './envoy-admin';
 import { adminClient, availability, controlPlaneStatus, eventually, mesh, runningSkip, setUp, upInSync, type Setup } from './harness';
@@ -56,12 +55,15 @@ describe('real Envoy (local): the ingress gateway', { concurrency: 1, skip: runn
     app = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`docs for ${String(req.headers['x-forwarded-client-cert'] ?? 'nobody')}`));
     await new Promise<void>((r) => app!.listen(appPort, '127.0.0.1', () => r()));
     await upInSync(setup);
-    // The gateway's node, as docs/gateways.md runs it: `mesh build`, then Envoy on its bootstrap.
-    const out = path.join(setup.workDir, 'gateway-out');
-    const built = await mesh(['build', meshDir, '--out', out]);
+    // The gateway's node, as docs/gateways.md runs it: `mesh build <mesh> --out <mesh>/out`, then
+    // `mesh run citizen-gw` (Envoy on its compiled bootstrap, no app; it returns once /ready is 200).
+    const built = await mesh(['build', meshDir, '--out', path.join(meshDir, 'out')]);
     assert.equal(built.code, 0, built.stdout + built.stderr);
-    const [bin, ...args] = localSidecarArgv(availability.envoyBin!, path.join(out, 'citizen-gw', 'bootstrap.yaml'));
-    envoy = spawn(bin!, args, { cwd: meshDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    envoy = spawn(process.execPath, [path.join(__dirname, '..', '..', '..', 'bin', 'mesh.js'), 'run', 'citizen-gw', '--mesh', meshDir, '--ready-timeout', '120000'], {
+      cwd: setup.workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ENVOY_BIN: availability.envoyBin! },
+    });
     envoy.stdout!.on('data', (c: Buffer) => (envoyLog = (envoyLog + c.toString()).slice(-20_000)));
     envoy.stderr!.on('data', (c: Buffer) => (envoyLog = (envoyLog + c.toString()).slice(-20_000)));
     const client = adminClient(setup.pkiDir, await setup.runtime.controlPlaneAdminUrl());
@@ -80,7 +82,7 @@ describe('real Envoy (local): the ingress gateway', { concurrency: 1, skip: runn
     if (envoy && envoy.exitCode === null) {
       const exited = new Promise((r) => envoy!.once('exit', r));
       envoy.kill('SIGTERM');
-      const timer = setTimeout(() => envoy!.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => envoy!.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
     }
@@ -123,5 +125,13 @@ describe('real Envoy (local): the ingress gateway', { concurrency: 1, skip: runn
     const unknownHost = await citizenGet(HOST, 'intranet.ceq.gov');
     assert.equal(unknownHost.status, 404, JSON.stringify(unknownHost));
     assert.doesNotMatch(unknownHost.body, /docs for/, 'nothing reached public-docs');
+  });
+
+  test('mesh run citizen-gw said where the gateway listens; SIGTERM stops its Envoy and mesh run exits 0', { timeout: 60_000 }, async () => {
+    assert.match(envoyLog, /mesh run: gateway citizen-gw is ready \(Envoy admin 127\.0\.0\.1:\d+\), listening on 127\.0\.0\.1:\d+ \(docs\.ceq\.gov\)/);
+    const exited = new Promise<number | null>((r) => envoy!.once('exit', (code) => r(code)));
+    envoy!.kill('SIGTERM');
+    assert.equal(await exited, 0, envoyLog.slice(-2000));
+    await assert.rejects(citizenGet(HOST, HOST), 'nothing listens on the gateway port any more');
   });
 });

@@ -111,7 +111,10 @@ test('MESH045 (an access rule for a caller that never calls) can be acknowledged
   const { dir, cleanup } = copyExample('ceq');
   try {
     const p = path.join(dir, 'mesh_policies.yml');
-    fs.writeFileSync(p, fs.readFileSync(p, 'utf8').replace('  public-docs:\n    allow: [impact-calc]', '  public-docs:\n    allow: [impact-calc, grant-pay]'));
+    const text = fs.readFileSync(p, 'utf8');
+    const edited = text.replace('  public-docs:\n    allow: [citizen-gw, impact-calc]', '  public-docs:\n    allow: [citizen-gw, impact-calc, grant-pay]');
+    assert.notEqual(edited, text, 'the example\'s access.public-docs line moved: update this edit');
+    fs.writeFileSync(p, edited);
     const before = lint(dir, '--strict');
     assert.equal(before.code, 1);
     const warning = before.diagnostics.find((d) => d.code === 'MESH045');

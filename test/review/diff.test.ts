@@ -35,8 +35,10 @@ test('mesh diff HEAD~1 HEAD mesh: field changes with the new and old source line
   const r = mesh(['diff', 'HEAD~1', 'HEAD', 'mesh', '--format', 'json'], repo);
   assert.equal(r.code, 0, r.stderr);
   const diff = JSON.parse(r.stdout) as MeshDiff;
-  assert.deepEqual(diff.summary, { added: 0, removed: 0, changed: 2, unchanged: 1 });
+  // citizen-gw (the ingress gateway) and public-docs do not see grant-pay's policies.
+  assert.deepEqual(diff.summary, { added: 0, removed: 0, changed: 2, unchanged: 2 });
   assert.equal(node(diff, 'public-docs').status, 'unchanged');
+  assert.equal(node(diff, 'citizen-gw').status, 'unchanged');
 
   const routes = node(diff, 'impact-calc').resources.find((x) => x.kind === 'routes' && x.name === 'outbound');
   assert.ok(routes && routes.status === 'changed');
@@ -60,7 +62,7 @@ test('text and markdown formats', (t) => {
   const repo = ceqHistory(t);
   const text = mesh(['diff', 'HEAD~1', 'HEAD', 'mesh'], repo);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^mesh diff HEAD~1 \([0-9a-f]{12}\) -> HEAD \([0-9a-f]{12}\)\n3 node\(s\): 2 changed, 0 added, 0 removed, 1 unchanged\n/);
+  assert.match(text.stdout, /^mesh diff HEAD~1 \([0-9a-f]{12}\) -> HEAD \([0-9a-f]{12}\)\n4 node\(s\): 2 changed, 0 added, 0 removed, 2 unchanged\n/);
   assert.match(text.stdout, /virtual_hosts\[grant-pay\]\.routes\[default\]\.route\.timeout: "2s" -> "3s"\n {10}<- mesh\/mesh_policies\.yml:26:14 {2}request: 3s\n {10}was <- mesh\/mesh_policies\.yml:26:14 {2}request: 2s\n/);
   assert.match(text.stdout, /^= public-docs \(envoy, unchanged\)$/m);
 
@@ -96,9 +98,9 @@ test('run from a subdirectory, the mesh dir is relative to it; a mesh absent at 
   const r = mesh(['diff', 'HEAD~1', 'HEAD', 'mesh', '--format', 'json'], path.join(repo, 'deploy'));
   assert.equal(r.code, 0, r.stderr);
   const diff = JSON.parse(r.stdout) as MeshDiff;
-  assert.deepEqual(diff.nodes.map((n) => [n.node, n.status]), [['grant-pay', 'added'], ['impact-calc', 'added'], ['public-docs', 'added']]);
+  assert.deepEqual(diff.nodes.map((n) => [n.node, n.status]), [['citizen-gw', 'added'], ['grant-pay', 'added'], ['impact-calc', 'added'], ['public-docs', 'added']]);
   const cluster = node(diff, 'impact-calc').resources.find((x) => x.name === 'outbound|public-docs');
-  assert.deepEqual(cluster?.causes.map((c) => c.text), ['- public-docs', 'allow: [impact-calc]']);
+  assert.deepEqual(cluster?.causes.map((c) => c.text), ['- public-docs', 'allow: [citizen-gw, impact-calc]']);
 });
 
 test('errors: unknown revision, not a repository, a side that does not lint', (t) => {

@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from '../../src/paths';
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainRequest, type ExplainResult } from '../../src/review/explain';
+import { explainCall, explainRequest, formatExplain, type ExplainResult } from '../../src/review/explain';
 import type { ProvenanceJson } from '../../src/review/provenance';
 import type { ReviewInput } from '../../src/review/load';
 import { example, fixture, mesh } from './helpers';
@@ -177,7 +177,7 @@ test('mesh explain CLI: text with provenance, exit 0 allowed / 1 denied / 2 unkn
 
   const unknown = mesh(['explain', 'impact-calc', 'nobody', 'examples/ceq']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /^mesh: error MESH111: callee "nobody" is not a service of the mesh \(services: grant-pay, impact-calc, public-docs\)\n$/);
+  assert.match(unknown.stderr, /^mesh: error MESH111: callee "nobody" is not a service of the mesh \(services: grant-pay, impact-calc, public-docs; gateways: citizen-gw\)\n$/);
   assert.equal(mesh(['explain', 'a', 'b', 'examples/ceq', '--header', 'nonsense']).code, 2);
 });
 
@@ -192,4 +192,78 @@ test('mesh explain exits 2 when the mesh does not load, 1 only for a denied call
   assert.match(broken.stderr, /error MESH01\d/);
   assert.equal(mesh(['explain', 'impact-calc', 'grant-pay', path.join(dir, 'no-such-dir')]).code, 2);
   assert.equal(mesh(['explain', 'grant-pay', 'impact-calc', 'examples/ceq']).code, 1);
+});
+
+test('ceq: explain from the ingress gateway follows SNI -> filter chain -> its route configuration -> the route by path', () => {
+  const r = explain(ceq, 'citizen-gw', 'public-docs', { path: '/docs/annual-report.pdf' });
+  assert.equal(r.verdict, 'allowed', r.reason);
+  assert.equal(r.callerIsGateway, true);
+  // A citizen names the gateway by its public host: the default authority is the host of its route to public-docs.
+  assert.equal(r.request.authority, 'docs.ceq.gov');
+  assert.equal(r.access.principal, 'spiffe://ceq.gov/svc/citizen-gw');
+  assert.equal(lineOf(ceq, r.access.rule), 'allow: [citizen-gw, impact-calc]');
+  assert.equal(lineOf(ceq, r.declaredCall), 'to: public-docs');
+  const route = r.route!;
+  assert.deepEqual([route.listener, route.routeConfig, route.virtualHost, route.matchedDomain, route.route, route.service],
+    ['gateway|8443', 'gateway|8443|public', 'docs.ceq.gov', 'docs.ceq.gov', 'route-0', 'public-docs']);
+  assert.equal(lineOf(ceq, route.rule), '- host: docs.ceq.gov');
+  assert.deepEqual(route.clusters.map((c) => [c.name, c.percent, c.present]), [['outbound|public-docs', 100, true]]);
+  // The gateway's route carries public-docs' own timeout (no route timeout declared).
+  assert.deepEqual([route.timeout?.value, lineOf(ceq, route.timeout?.from)], ['5s', 'request: 5s']);
+  assert.deepEqual(r.mtls, { calleeAcceptsCaller: true, callerAcceptsCallee: true });
+  // Host with the port selects the same chain and virtual host (strip_any_host_port).
+  assert.equal(explain(ceq, 'citizen-gw', 'public-docs', { path: '/docs/x', headers: { host: 'docs.ceq.gov:8443' } }).verdict, 'allowed');
+});
+
+test('ceq: from the gateway, a path no route matches is 404, an unknown server name never gets an HTTP answer, a service it does not route to is denied', () => {
+  const path404 = explain(ceq, 'citizen-gw', 'public-docs', { path: '/intranet/' });
+  assert.equal(path404.verdict, 'no-route');
+  assert.match(path404.reason, /no route of gateway citizen-gw for docs\.ceq\.gov matches \/intranet\/ \(Envoy answers 404 NR\)/);
+  const sni = explain(ceq, 'citizen-gw', 'public-docs', { path: '/docs/a', headers: { host: 'evil.example.com' } });
+  assert.equal(sni.verdict, 'no-route');
+  assert.match(sni.reason, /no listener of gateway citizen-gw serves the server name "evil\.example\.com": Envoy closes the connection in the TLS handshake/);
+  const other = explain(ceq, 'citizen-gw', 'grant-pay', { path: '/docs/a' });
+  assert.equal(other.verdict, 'denied');
+  assert.match(other.reason, /access\.grant-pay\.allow .* does not list citizen-gw/);
+  assert.equal(other.declaredCall, undefined);
+});
+
+test('mesh explain CLI from the gateway: the route line and the routes: entry behind it; MESH111 lists gateways apart', () => {
+  const ok = mesh(['explain', 'citizen-gw', 'public-docs', 'examples/ceq', '--path', '/docs/annual-report.pdf']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^citizen-gw -> public-docs: ALLOWED\n {2}request {3}GET \/docs\/annual-report\.pdf \(authority docs\.ceq\.gov\)\n/);
+  assert.match(ok.stdout, /^ {2}call {6}gateway route to public-docs <- examples\/ceq\/mesh_policies\.yml:\d+:13 {2}to: public-docs$/m);
+  assert.match(ok.stdout, /^ {2}route {5}listener gateway\|8443 -> route config gateway\|8443\|public -> virtual host docs\.ceq\.gov \(domain docs\.ceq\.gov\) -> route route-0$/m);
+  const none = mesh(['explain', 'citizen-gw', 'public-docs', 'examples/ceq', '--path', '/']);
+  assert.equal(none.code, 1);
+  const unknown = mesh(['explain', 'nobody', 'public-docs', 'examples/ceq']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /caller "nobody" is not a service of the mesh \(services: grant-pay, impact-calc, public-docs; gateways: citizen-gw\)/);
+});
+
+test('explain text for calls to external systems: allowed (TLS originated, timeout and retries with their lines), denied by access, a host the mesh does not declare', () => {
+  const edges = fixture('edges');
+  const text = (callee: string, req = {}): string => formatExplain(explainCall({ model: edges.model, compiled: edges.compiled }, 'portal', callee, req), 'text', edges.lines);
+  const ok = text('payments-hub', { method: 'POST', path: '/pay' });
+  assert.match(ok, /^portal -> payments-hub: ALLOWED\n {2}request {3}POST \/pay \(authority payments-hub\)\n/);
+  assert.match(ok, /^ {2}why {7}allowed by access\.payments-hub\.allow \(test\/fixtures\/edges\/mesh_policies\.yml:\d+:13\); portal's sidecar sends it to hub\.payments\.example:443, originating TLS \(SNI hub\.payments\.example, verified against hub-ca\.pem for hub\.payments\.example\)$/m);
+  assert.match(ok, /^ {2}external {2}payments-hub: hub\.payments\.example:443 {2}<- test\/fixtures\/edges\/mesh_policies\.yml:3:5 {2}host: hub\.payments\.example$/m);
+  assert.match(ok, /^ {2}call {6}declared <- test\/fixtures\/edges\/services\/portal\.yml:8:5 {2}- payments-hub$/m);
+  assert.match(ok, /^ {2}route {5}listener outbound\|15001 -> route config outbound -> virtual host external\|payments-hub \(domain payments-hub\) -> route default -> cluster external\|payments-hub$/m);
+  assert.match(ok, /^ {2}tls {7}originated: SNI hub\.payments\.example, CA hub-ca\.pem, names hub\.payments\.example {2}<- [^\n]*ca_file: hub-ca\.pem$/m);
+  assert.match(ok, /^ {2}timeout {3}request 4s {2}<- [^\n]* {2}request: 4s$/m);
+  assert.match(ok, /^ {2}retries {3}2 on connect-failure,refused-stream,unavailable {2}<- [^\n]* {2}attempts: 2$/m);
+  // No guardrail on this call: no note about body rules that do not exist.
+  assert.doesNotMatch(ok, /body rules/);
+  assert.match(ok, /^ {2}note {6}a sidecar alone cannot stop an app that bypasses it/m);
+
+  const denied = text('tax-api');
+  assert.match(denied, /^portal -> tax-api: DENIED \(404, x-mesh-error: no-route\)\n/);
+  assert.match(denied, /access\.tax-api\.allow \(test\/fixtures\/edges\/mesh_policies\.yml:\d+:3\) does not list portal, so the compiler gives portal's sidecar no route to api\.tax\.example/);
+  assert.match(denied, /^ {2}access {4}does not allow portal; access policy <- [^\n]* {2}tax-api:$/m);
+  assert.match(denied, /^ {2}route {5}none$/m);
+
+  const unknown = text('evil.example.com');
+  assert.match(unknown, /^portal -> evil\.example\.com: NO-ROUTE \(404, x-mesh-error: no-route\)\n/);
+  assert.match(unknown, /^ {2}external {2}none declared for "evil\.example\.com"$/m);
 });

@@ -6,10 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths';
 import { meshGraph, toDot, toMermaid, toSvg, type MeshGraph } from '../../src/review/graph';
-import type { ReviewInput } from '../../src/review/load';
+import { loadForReview, type ReviewInput } from '../../src/review/load';
 import { updatingGoldens } from '../golden/golden';
 import { example, fixture, mesh } from './helpers';
 
@@ -41,13 +42,17 @@ function svgEdges(svg: string): { edge: string; kind: string; stroke: string; da
   return out.sort((a, b) => (a.edge < b.edge ? -1 : 1));
 }
 
-test('ceq: two calls, labelled with split, timeout, retries, circuit breaker; the rate limit on its node', () => {
+test('ceq: two calls, labelled with split, timeout, retries, circuit breaker; the rate limit on its node; the gateway a caller of its own kind', () => {
   const g = graphOf(example('ceq'));
   assert.deepEqual(g.edges, [
+    { from: 'citizen-gw', to: 'public-docs', kind: 'call', labels: ['route docs.ceq.gov:8443 prefix /docs/', 'timeout 5s', 'retries 2'] },
     { from: 'impact-calc', to: 'grant-pay', kind: 'call', labels: ['split v1 90% / v2 10%', 'timeout 2s', 'retries 3 (0.5s/try)', 'breaker 3 fails / 30s'] },
     { from: 'impact-calc', to: 'public-docs', kind: 'call', labels: ['timeout 5s', 'retries 2'] },
   ]);
   assert.deepEqual(g.nodes.find((n) => n.id === 'impact-calc'), { id: 'impact-calc', kind: 'envoy', versions: ['v1'], rateLimit: '50 rps' });
+  assert.deepEqual(g.nodes.find((n) => n.id === 'citizen-gw'), { id: 'citizen-gw', kind: 'gateway', versions: [], detail: 'gateway docs.ceq.gov:8443' });
+  assert.match(toMermaid(g), /^ {2}n0\[\/"citizen-gw<br\/>gateway docs\.ceq\.gov:8443"\\\]$/m);
+  assert.match(toDot(g), /^ {2}"citizen-gw" \[label="citizen-gw\\ngateway docs\.ceq\.gov:8443", fillcolor="#fef3c7", shape=cds, style="filled"\];$/m);
   assertGolden('ceq.dot', toDot(g));
   assertGolden('ceq.mmd', toMermaid(g));
 });
@@ -88,7 +93,7 @@ test('denied-calls fixture: declared-but-denied calls are denied edges, with the
 });
 
 test('SVG without a browser: the rendered edges are the graph edges, denied ones dashed red', async () => {
-  for (const input of [example('ceq'), example('agency'), fixture('denied-calls')]) {
+  for (const input of [example('ceq'), example('agency'), fixture('denied-calls'), fixture('edges')]) {
     const g = graphOf(input);
     const svg = await toSvg(g);
     assert.match(svg, /^<\?xml[^]*<svg [^]*<\/svg>\s*$/);
@@ -112,4 +117,50 @@ test('mesh graph CLI: svg of the example exits 0; a mesh with denied calls is st
   const bad = mesh(['graph', 'test/corpus/lint/does-not-exist']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /MESH001/);
+});
+
+test('edges fixture: external systems are nodes of their own kind; calls to them allowed (TLS, timeout, retries), denied or unused; the gateway routes and its denied route', () => {
+  const g = graphOf(fixture('edges'));
+  assert.deepEqual(g.nodes.map((n) => [n.id, n.kind, n.detail ?? n.versions.join(',')]), [
+    ['front-gw', 'gateway', 'gateway www.edges.test:9443'],
+    ['payments-hub', 'external', 'external hub.payments.example:443'],
+    ['portal', 'envoy', 'v1'],
+    ['records', 'envoy', 'v1'],
+    ['tax-api', 'external', 'external api.tax.example:8443'],
+    ['weather', 'external', 'external weather.example:443'],
+  ]);
+  assert.deepEqual(g.edges.map((e) => [e.from, e.to, e.kind, e.labels.join(' / ')]), [
+    // The exact route first: the order Envoy tries them in (translate/gateway.ts), each with its own timeout when it has one.
+    ['front-gw', 'portal', 'call', 'route www.edges.test:9443 exact /portal/health (timeout 1s) / route www.edges.test:9443 prefix /portal/ / timeout 15s / retries 2'],
+    ['front-gw', 'records', 'denied', 'DENIED / not in access.records.allow'],
+    ['portal', 'payments-hub', 'call', 'TLS to hub.payments.example:443 / timeout 4s / retries 2'],
+    ['portal', 'records', 'call', 'timeout 15s / retries 2'],
+    ['portal', 'tax-api', 'denied', 'DENIED / not in access.tax-api.allow'],
+    ['records', 'tax-api', 'unused', 'allowed, not called'],
+    ['records', 'weather', 'unused', 'allowed, not called'],
+  ]);
+  // An allowed call to an external is an edge exactly when the caller's sidecar has its TLS-originating route.
+  const input = fixture('edges');
+  assert.deepEqual(input.compiled.ir.nodes.flatMap((n) => (n.outbound.externals ?? []).map((x) => `${n.id}->${x.name}`)), edgeList(g, 'call').filter((e) => /hub|tax|weather/.test(e)));
+  assertGolden('edges.dot', toDot(g));
+  assertGolden('edges.mmd', toMermaid(g));
+  const mermaid = toMermaid(g);
+  assert.match(mermaid, /^ {2}n1\{\{"payments-hub<br\/>external hub\.payments\.example:443"\}\}$/m);
+  assert.match(mermaid, /^ {2}classDef external fill:#f3f4f6,stroke:#374151\n {2}class n1,n4,n5 external$/m);
+  assert.match(mermaid, /grey: external system/);
+  assert.match(toDot(g), /^ {2}"tax-api" \[label="tax-api\\nexternal api\.tax\.example:8443", fillcolor="#f3f4f6", shape=component, style="filled,dashed"\];$/m);
+});
+
+test('a guardrail on a call to an external system is a loud line on its edge', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hms-graph-guardrail-'));
+  try {
+    fs.cpSync(path.join(PACKAGE_ROOT, 'test', 'fixtures', 'edges'), dir, { recursive: true });
+    fs.appendFileSync(path.join(dir, 'mesh_policies.yml'), 'guardrails:\n  no-ssn:\n    to: [payments-hub]\n    detect: [us_ssn]\n');
+    const loaded = loadForReview(dir, { displayDir: 'edges', allowSemanticErrors: true });
+    assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.diagnostics));
+    const edge = meshGraph(loaded.input.model, loaded.input.compiled).edges.find((e) => e.to === 'payments-hub')!;
+    assert.match(edge.labels.join(' / '), /^TLS to hub\.payments\.example:443 \/ timeout 4s \/ retries 2 \/ GUARDRAIL no-ssn \(us_ssn, fail closed\)$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -34,7 +34,7 @@ const planes: RunningControlPlane[] = [];
 before(async () => {
   if (skip) return;
   pg = await startPostgres();
-  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
   mesh = copyExample();
 });
 

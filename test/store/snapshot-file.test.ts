@@ -46,7 +46,7 @@ const restored = (logs: readonly Logged[]): boolean => logs.some((l) => l.msg ==
 
 test('a restart of the same revision serves the persisted snapshot byte for byte, without compiling; a corrupt or stale one is recompiled with a warning', async () => {
   const mesh = copyExample('ceq');
-  const pki = await makePki(tmp('hms-snap-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  const pki = await makePki(tmp('hms-snap-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
   const store = tmp('hms-snap-store-');
   const file = path.join(store, SNAPSHOT_FILE);
   try {

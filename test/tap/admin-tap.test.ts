@@ -21,7 +21,7 @@ describe('tap admin API', () => {
   const url = (): string => `https://127.0.0.1:${running.ports.admin}`;
   before(async () => {
     mesh = copyExample('ceq');
-    pki = await makePki(tmp('hms-tap-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+    pki = await makePki(tmp('hms-tap-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
     running = await startTestPlane({ meshDir: mesh.dir, pkiDir: pki });
   });
   after(async () => {

@@ -46,7 +46,7 @@ describe('metrics service: Envoy\'s counters on /metrics', () => {
     let mesh: { dir: string; cleanup: () => void };
     before(async () => {
       mesh = copyExample('ceq');
-      pki = await makePki(tmp('hms-stats-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+      pki = await makePki(tmp('hms-stats-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
       running = await startTestPlane({ meshDir: mesh.dir, pkiDir: pki });
     });
     after(async () => {

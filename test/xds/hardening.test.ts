@@ -22,7 +22,7 @@ let plane: RunningControlPlane;
 
 before(async () => {
   mesh = copyExample();
-  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
   store = tmp('hms-store-');
   plane = await startTestPlane({ meshDir: mesh.dir, pkiDir: pki, storeDir: store });
 });

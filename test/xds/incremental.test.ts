@@ -11,7 +11,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RESOURCE_KINDS } from '../../src/envoy/resources';
-import { ControlPlane, type MeshSources } from '../../src/xds/control-plane';
+import * as path from 'node:path';
+import { ControlPlane, readMeshSources, type MeshSources } from '../../src/xds/control-plane';
+import { copyExample } from '../helpers/mesh-dir';
+import { edit as editFile } from '../review/helpers';
 import { silentLogger } from '../../src/xds/log';
 
 const name = (i: number): string => `svc-${String(i).padStart(2, '0')}`;
@@ -222,5 +225,37 @@ test('one manifest changed recomputes the service, its callers and the callees i
     for (const id of Object.keys(before)) if (!expected.has(id)) assert.deepEqual(after[id], before[id], id);
   } finally {
     cp.close();
+  }
+});
+
+test('an ingress gateway is a node of the dependency index: kept when nothing it reads changes, recomputed when its declaration or a routed service does', () => {
+  const { dir, cleanup } = copyExample('ceq');
+  const cp = new ControlPlane({ log: silentLogger });
+  const policies = path.join(dir, 'mesh_policies.yml');
+  const step = (from: string, to: string): ReturnType<ControlPlane['apply']> => {
+    editFile(policies, from, to);
+    const r = cp.apply(readMeshSources(dir), dir);
+    assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
+    const full = new ControlPlane({ log: silentLogger });
+    try {
+      assert.equal(full.apply(readMeshSources(dir), dir).ok, true);
+      assert.deepEqual(served(cp), served(full), `after ${from} -> ${to}: the bytes of a full recompute`);
+    } finally {
+      full.close();
+    }
+    return r;
+  };
+  try {
+    assert.equal(cp.apply(readMeshSources(dir), dir).ok, true);
+    // grant-pay's timeout: the gateway does not route there; it keeps its snapshot (it used to vanish: not in the index).
+    const other = step('request: 2s', 'request: 3s');
+    assert.ok(cp.cache.get('citizen-gw'), 'the gateway is still served');
+    assert.ok(!(other.changedNodes ?? []).includes('citizen-gw'), JSON.stringify(other.changedNodes));
+    // Its own route, and the timeout of the service it routes to: recomputed and changed.
+    assert.ok(step('prefix: /docs/', 'prefix: /pdf/').changedNodes?.includes('citizen-gw'));
+    assert.ok(step('request: 5s', 'request: 6s').changedNodes?.includes('citizen-gw'));
+  } finally {
+    cp.close();
+    cleanup();
   }
 });

@@ -58,7 +58,7 @@ test('registry changes reach the callers of the service only; expiry removes an 
 
     const metrics = await adminRequest<string>({ server }, 'GET', '/metrics');
     assert.match(metrics.body, /^hms_registry_instances 0$/m);
-    assert.match(metrics.body, /^hms_xds_nodes 3$/m);
+    assert.match(metrics.body, /^hms_xds_nodes 4$/m); // three sidecars and the ingress gateway
     assert.equal((await adminRequest<string>({ server }, 'GET', '/healthz')).body, 'ok\n');
   } finally {
     await plane.stop();

@@ -22,7 +22,7 @@ let addr: string;
 
 before(async () => {
   mesh = copyExample();
-  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  pki = await makePki(tmp('hms-pki-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
   otherPki = await makePki(tmp('hms-pki-other-'), 'ceq.gov', ['impact-calc']);
   plane = await startTestPlane({ meshDir: mesh.dir, pkiDir: pki, proxyless: true });
   addr = `127.0.0.1:${plane.ports.xds}`;
@@ -121,7 +121,7 @@ test('the plaintext proxyless port serves no Envoy sidecar: a local process cann
 
 test('the plaintext proxyless port (loopback) serves proxyless gRPC nodes their routing config, never secrets', async () => {
   const grpcMesh = copyExample('ceq-grpc');
-  const grpcPki = await makePki(tmp('hms-pki-grpc-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs']);
+  const grpcPki = await makePki(tmp('hms-pki-grpc-'), 'ceq.gov', ['impact-calc', 'grant-pay', 'public-docs', 'citizen-gw']);
   const p = await startTestPlane({ meshDir: grpcMesh.dir, pkiDir: grpcPki, proxyless: true });
   const client = new AdsTestClient(`127.0.0.1:${p.ports.proxyless}`);
   try {

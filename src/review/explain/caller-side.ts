@@ -8,7 +8,7 @@
  */
 import type { NodeOutput } from '../../envoy';
 import type { JsonObject } from '../../envoy/proto-json';
-import type { NodeIR, RouteIR, RouteTargetIR, UpstreamClusterIR, VirtualHostIR } from '../../ir/types';
+import type { GatewayChainIR, GatewayListenerIR, NodeIR, RouteIR, RouteTargetIR, UpstreamClusterIR, VirtualHostIR } from '../../ir/types';
 import type { Provenance } from '../../model/types';
 import { provenanceJson } from '../provenance';
 import { byName, findRoute, findVirtualHost, hcmOf, list, obj, type Headers } from './match';
@@ -41,6 +41,7 @@ export function callerVirtualHost(caller: NodeOutput, authority: string): Caller
 
 export function callerRoute(caller: NodeOutput, authority: string, headers: Headers): CallerRoute {
   const ir = caller.ir;
+  if (ir.gateway) return gatewayRoute(caller, authority, headers);
   const lookup = callerVirtualHost(caller, authority);
   if ('failure' in lookup) return lookup;
   const { listenerName, routeConfig, found } = lookup;
@@ -68,6 +69,63 @@ export function callerRoute(caller: NodeOutput, authority: string, headers: Head
       ...faultOf(route, routeIR),
     },
   };
+}
+
+/**
+ * An ingress gateway (src/envoy/gateway.ts): the TLS server name picks the
+ * listener and filter chain, taken to be the Host without its port (what a
+ * browser sends); that chain's own route configuration -> virtual host ->
+ * first matching route. A name no chain serves never gets an HTTP answer.
+ */
+function gatewayRoute(caller: NodeOutput, authority: string, headers: Headers): CallerRoute {
+  const host = authority.replace(/:\d+$/, '').toLowerCase();
+  const picked = gatewayChain(caller.ir.gateway!.listeners, host);
+  if (!picked) return { failure: `no listener of gateway ${caller.id} serves the server name "${host}": Envoy closes the connection in the TLS handshake` };
+  const { listener, chain } = picked;
+  const routeConfig = byName(caller.resources.routes, chain.routeConfigName);
+  if (!routeConfig) throw new Error(`bug: route configuration ${chain.routeConfigName} of ${caller.id} is missing`);
+  const found = findVirtualHost(routeConfig, host);
+  const route = found ? findRoute(found.vh, headers) : undefined;
+  if (!found || !route) return { failure: `no route of gateway ${caller.id} for ${host} matches ${headers.get(':path')} (Envoy answers 404 NR)` };
+  const name = String(route['name'] ?? '').split('|')[0];
+  const policy = chain.virtualHosts.find((v) => v.hostname === found.vh['name'])?.routes.find((r) => r.name === name);
+  if (!policy) throw new Error(`bug: route ${name} of ${caller.id} is not in its IR`);
+  const action = obj(route['route']) ?? {};
+  return {
+    route: {
+      proxy: caller.ir.kind,
+      listener: listener.name,
+      routeConfig: chain.routeConfigName,
+      virtualHost: String(found.vh['name']),
+      matchedDomain: found.domain,
+      route: String(route['name']),
+      clusters: clustersOf(caller, action, policy),
+      ...(policy.split ? { split: provenanceJson(policy.split) } : {}),
+      ...retryOf(action, policy),
+      ...timeoutOf(action, caller.ir, policy),
+      rule: provenanceJson({ kind: 'file', pos: policy.pos }),
+      service: policy.service,
+    },
+  };
+}
+
+/**
+ * The filter chain Envoy picks for a server name (filter_chain_match.server_names):
+ * an exact name first, else the wildcard with the longest suffix. Listeners of
+ * different ports are tried in port order (the name alone does not say which
+ * port the client dialed; lint rejects a hostname on two chains of one port).
+ */
+export function gatewayChain(listeners: readonly GatewayListenerIR[], host: string): { listener: GatewayListenerIR; chain: GatewayChainIR } | undefined {
+  let best: { listener: GatewayListenerIR; chain: GatewayChainIR; len: number } | undefined;
+  for (const listener of listeners) {
+    for (const chain of listener.chains) {
+      for (const name of chain.hostnames) {
+        const len = name === host ? Number.MAX_SAFE_INTEGER : name.startsWith('*.') && host.endsWith(name.slice(1)) ? name.length : -1;
+        if (len >= 0 && (!best || len > best.len)) best = { listener, chain, len };
+      }
+    }
+  }
+  return best && { listener: best.listener, chain: best.chain };
 }
 
 /** What a route decides: the callee's own policy (VirtualHostIR) or a `routes:` entry (RouteIR). */

@@ -11,7 +11,7 @@
 import { UserError } from '../../diag/errors';
 import { compileMesh, type CompileResult, type NodeOutput } from '../../envoy';
 import type { MeshModel } from '../../model/types';
-import { gapSummary } from '../../translate';
+import { gapSummary, nodeManifests } from '../../translate';
 import { formatProvenance, provenanceJson } from '../provenance';
 import { calleeSide, sanAccepted, type CalleeView } from './callee-side';
 import { callerRoute } from './caller-side';
@@ -45,7 +45,7 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
   const { model, compiled } = resolveSource(source);
   const from = nodeOf(compiled, caller, 'caller');
   const to = nodeOf(compiled, callee, 'callee');
-  const req = normalizeRequest(request, callee);
+  const req = normalizeRequest(request, from.ir.gateway ? gatewayAuthority(from, callee) : callee);
   const headers: Headers = new Map([
     ...Object.entries(req.headers),
     [':method', req.method],
@@ -54,11 +54,12 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
   ]);
   const principal = from.ir.identity.spiffeId;
   const inbound = calleeSide(to, principal, headers);
-  const routed = callerRoute(from, req.authority, headers);
+  const routed = toCallee(callerRoute(from, req.authority, headers), from, callee);
   const route = 'route' in routed ? routed.route : undefined;
   const callerClusters = from.ir.clusters.filter((c) => c.service === callee).map((c) => c.name);
   const call = from.ir.outbound.virtualHosts.find((v) => v.service === callee)?.callPos
-    ?? model?.services.find((s) => s.name === caller)?.calls.find((c) => c.target === callee)?.pos;
+    // A gateway's manifest (translate/gateway.ts) has its routes' services as calls, denied ones included.
+    ?? (model ? nodeManifests(model) : []).find((s) => s.name === caller)?.calls.find((c) => c.target === callee)?.pos;
   const vh = 'failure' in routed ? undefined : from.resources.routes.flatMap((rc) => (rc['virtual_hosts'] as Record<string, unknown>[] | undefined) ?? []).find((v) => v['name'] === routed.route.virtualHost);
   const guardrails = route ? guardrailsOn(from, callee, vh, headers) : [];
   const decided = decide(from, to, inbound, routed, route, call !== undefined);
@@ -72,6 +73,7 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
     request: req,
     verdict,
     reason,
+    ...(from.ir.gateway ? { callerIsGateway: true } : {}),
     ...(call ? { declaredCall: provenanceJson({ kind: 'file', pos: call }) } : {}),
     access: inbound.access,
     mtls: {
@@ -87,11 +89,25 @@ export function explainRequest(source: ExplainSource, caller: string, callee: st
   };
 }
 
+/** A citizen addresses the gateway by a public name: by default the host of its first route to the callee (else its first hostname). */
+function gatewayAuthority(from: NodeOutput, callee: string): string {
+  const chains = from.ir.gateway!.listeners.flatMap((l) => l.chains);
+  const vh = chains.flatMap((c) => c.virtualHosts).find((v) => v.routes.some((r) => r.service === callee));
+  return vh?.hostname.replace(/^\*\./, 'www.') ?? chains[0]?.hostnames[0]?.replace(/^\*\./, 'www.') ?? callee;
+}
+
+/** A gateway's routes pick the service by host and path: one that reaches another service is no route to this callee. */
+function toCallee(routed: ReturnType<typeof callerRoute>, from: NodeOutput, callee: string): ReturnType<typeof callerRoute> {
+  if (!('route' in routed) || routed.route.service === undefined || routed.route.service === callee) return routed;
+  return { failure: `gateway ${from.id}'s route ${routed.route.route} for ${routed.route.virtualHost} sends this request to ${routed.route.service}, not ${callee}` };
+}
+
 function nodeOf(compiled: CompileResult, name: string, role: string, externals: readonly string[] = []): NodeOutput {
   const node = compiled.nodes.find((n) => n.id === name);
   if (!node) {
-    const known = compiled.nodes.map((n) => n.id).join(', ');
-    const ext = externals.length ? `; external systems: ${externals.join(', ')}` : '';
+    const known = compiled.nodes.filter((n) => !n.ir.gateway).map((n) => n.id).join(', ');
+    const gateways = compiled.nodes.filter((n) => n.ir.gateway).map((n) => n.id);
+    const ext = `${gateways.length ? `; gateways: ${gateways.join(', ')}` : ''}${externals.length ? `; external systems: ${externals.join(', ')}` : ''}`;
     throw new UserError('MESH111', `${role} "${name}" is not a service of the mesh (services: ${known}${ext})`);
   }
   return node;
@@ -127,7 +143,9 @@ function decide(
     return { verdict: 'denied', reason: `${to.id}'s listener ${a.listener} rejects the TLS certificate of ${a.principal}` };
   }
   if ('failure' in routed) {
-    const hint = declared ? '' : `; ${from.id} does not list ${to.id} under calls: (${from.ir.file})`;
+    const hint = declared ? '' : from.ir.gateway
+      ? `; no route of gateway ${from.id} goes to ${to.id} (${from.ir.file})`
+      : `; ${from.id} does not list ${to.id} under calls: (${from.ir.file})`;
     return { verdict: 'no-route', reason: `${routed.failure}${hint}` };
   }
   const missing = route!.clusters.filter((c) => !c.present).map((c) => c.name);

@@ -14,7 +14,7 @@ import { formatProvenance, provenanceJson } from '../provenance';
 import { callerVirtualHost, retryOf } from './caller-side';
 import { guardrailRefusal, guardrailsOn } from './guardrail';
 import { byName, findRoute, list, obj, type Headers } from './match';
-import type { ExplainResult, ExternalExplainResult, ExternalRouteAnswer } from './types';
+import type { ExplainResult, ExternalExplainResult, ExternalRouteAnswer, GuardrailAnswer } from './types';
 
 const NO_ROUTE = { status: 404, meshError: 'no-route' } as const;
 
@@ -39,7 +39,7 @@ export function explainExternal(model: MeshModel | undefined, from: NodeOutput, 
     ...(access ? { access } : {}),
     ...(route ? { route } : {}),
     guardrails,
-    notes: notesFor(from, name, route),
+    notes: notesFor(from, name, route, guardrails),
   };
   const refused = (verdict: ExternalExplainResult['verdict'], why: string): ExternalExplainResult => ({
     ...base, verdict, reason: `${why}: ${caller}'s sidecar answers 404 with x-mesh-error: no-route and sends nothing on`, refusal: NO_ROUTE,
@@ -89,9 +89,10 @@ function externalRoute(from: NodeOutput, listener: string, routeConfig: string, 
   };
 }
 
-function notesFor(from: NodeOutput, name: string, route: ExternalRouteAnswer | undefined): string[] {
+function notesFor(from: NodeOutput, name: string, route: ExternalRouteAnswer | undefined, guardrails: readonly GuardrailAnswer[]): string[] {
   const notes = from.ir.gaps.filter((g) => g.target === name).map((g) => `${from.id} (proxyless gRPC): ${g.reason}`);
-  if (route) notes.push('explain sees no body: the body rules above are enforced by the sidecar, not evaluated here');
+  // Only when a rule inspects bodies: without one there are no "body rules above" to speak of.
+  if (route && guardrails.some((g) => g.inspect.includes('body'))) notes.push('explain sees no body: the body rules above are enforced by the sidecar, not evaluated here');
   notes.push('a sidecar alone cannot stop an app that bypasses it (docs/policy-language.md, "External systems and egress")');
   return notes;
 }

@@ -34,7 +34,9 @@ export function formatExplain(r: ExplainResult | ExternalExplainResult, format: 
     `  why       ${r.reason}`,
     '',
     ...accessLines(r, from),
-    `  call      ${r.declaredCall ? `declared ${from(r.declaredCall)}` : `${r.caller} does not declare ${r.callee} under calls:`}`,
+    r.callerIsGateway
+      ? `  call      ${r.declaredCall ? `gateway route to ${r.callee} ${from(r.declaredCall)}` : `no route of gateway ${r.caller} goes to ${r.callee}`}`
+      : `  call      ${r.declaredCall ? `declared ${from(r.declaredCall)}` : `${r.caller} does not declare ${r.callee} under calls:`}`,
     `  clusters  ${r.callerClusters.length ? `${r.caller}'s proxy has ${r.callerClusters.join(', ')}` : `${r.caller}'s proxy has no cluster for ${r.callee}`}`,
     ...(r.route ? routeLines(r.route, val, from) : [`  route     none`]),
     ...(r.rateLimit

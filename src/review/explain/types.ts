@@ -30,7 +30,9 @@ export interface ExplainResult {
   readonly verdict: Verdict;
   /** One sentence: why. */
   readonly reason: string;
-  /** The caller's `calls:` entry for the callee, if it declares one. */
+  /** The caller is an ingress gateway (its `routes:` are its calls). */
+  readonly callerIsGateway?: boolean;
+  /** The caller's `calls:` entry for the callee, if it declares one (a gateway: its first route to the callee). */
   readonly declaredCall?: ProvenanceJson;
   readonly access: AccessAnswer;
   readonly mtls: MtlsAnswer;
@@ -144,6 +146,8 @@ export interface RouteAnswer {
   readonly rule?: ProvenanceJson;
   /** Fault injection on the matched route (chaos testing). */
   readonly fault?: FaultAnswer;
+  /** An ingress gateway's route: the service it sends the request to (routes pick the service by host and path). */
+  readonly service?: string;
 }
 
 export interface FaultAnswer {

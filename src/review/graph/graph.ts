@@ -11,20 +11,35 @@
  *
  * Labels come from the IR (the compiled view), so a policy the compiler drops
  * (e.g. retries a gRPC caller cannot express) does not appear on the edge.
+ *
+ * External systems (`externals:`) are nodes of their own kind, outside the
+ * mesh: the same three edge kinds, decided by the caller's `calls:` and
+ * access.<external> (an allowed call compiles to a TLS-originating route in
+ * the caller's sidecar; a denied one to nothing, so the sidecar answers 404).
+ *
+ * An ingress gateway is a node of its own kind and a caller like any service
+ * (its routes are its calls, translate/gateway.ts); its edges also carry the
+ * host and path of each route to that service.
  */
 import type { CompileResult } from '../../envoy';
-import type { NodeIR, NodeKind, RouteIR, VirtualHostIR } from '../../ir/types';
-import { compareStrings } from '../../ir/sort';
+import type { ExternalUpstreamIR, NodeIR, NodeKind, RouteIR, VirtualHostIR } from '../../ir/types';
+import { nodeManifests } from '../../translate';
+import { compareStrings, uniqueSorted } from '../../ir/sort';
 import type { MeshModel } from '../../model/types';
 
 export type EdgeKind = 'call' | 'denied' | 'unused';
 
+/** A sidecar or proxyless member, an ingress gateway, or an external system (outside the mesh). */
+export type GraphNodeKind = NodeKind | 'gateway' | 'external';
+
 export interface GraphNode {
   readonly id: string;
-  readonly kind: NodeKind;
+  readonly kind: GraphNodeKind;
   readonly versions: readonly string[];
   /** The service's own inbound rate limit, e.g. `50 rps`. */
   readonly rateLimit?: string;
+  /** What else identifies it: a gateway's public names and ports. */
+  readonly detail?: string;
 }
 
 export interface GraphEdge {
@@ -45,19 +60,31 @@ export interface MeshGraph {
 
 export function meshGraph(model: MeshModel, compiled: CompileResult): MeshGraph {
   const irOf = new Map(compiled.ir.nodes.map((n) => [n.id, n]));
-  const names = new Set(model.services.map((s) => s.name));
+  // Gateways are callers like services: their routes are their calls (translate/gateway.ts).
+  const callers = nodeManifests(model);
+  const names = new Set(callers.map((s) => s.name));
+  const externals = new Map((model.externals ?? []).map((e) => [e.name, e]));
   const edges: GraphEdge[] = [];
   const declared = new Set<string>();
-  for (const svc of model.services) {
+  for (const svc of callers) {
     for (const call of svc.calls) {
       // Unknown callees (MESH040) have no node to point at.
-      if (!names.has(call.target) || declared.has(`${svc.name}>${call.target}`)) continue;
+      if ((!names.has(call.target) && !externals.has(call.target)) || declared.has(`${svc.name}>${call.target}`)) continue;
       declared.add(`${svc.name}>${call.target}`);
-      const vh = irOf.get(svc.name)?.outbound.virtualHosts.find((v) => v.service === call.target);
-      edges.push(vh ? callEdge(svc.name, vh, irOf) : deniedEdge(model, svc.name, call.target));
+      const caller = irOf.get(svc.name);
+      const ext = externals.get(call.target);
+      if (ext) {
+        const up = caller?.outbound.externals?.find((x) => x.name === ext.name);
+        edges.push(up ? externalEdge(caller!, up) : deniedEdge(svc.name, ext.name, ext.policies.access.pos !== undefined));
+        continue;
+      }
+      const vh = caller?.outbound.virtualHosts.find((v) => v.service === call.target);
+      if (!vh) edges.push(deniedEdge(svc.name, call.target, model.policies.find((p) => p.service === call.target)?.access.pos !== undefined));
+      else edges.push(caller?.gateway ? gatewayEdge(caller, vh, irOf) : callEdge(svc.name, vh, irOf));
     }
   }
-  for (const p of model.policies) {
+  // Permissions nobody uses: an access rule (of a service or an external system) whose caller does not declare the call.
+  for (const p of [...model.policies, ...[...externals.values()].map((e) => e.policies)]) {
     for (const rule of p.access.allow) {
       if (!names.has(rule.caller) || declared.has(`${rule.caller}>${p.service}`)) continue;
       edges.push({ from: rule.caller, to: p.service, kind: 'unused', labels: ['allowed, not called'] });
@@ -65,13 +92,28 @@ export function meshGraph(model: MeshModel, compiled: CompileResult): MeshGraph 
   }
   edges.sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to));
   const versions = new Map(model.services.map((s) => [s.name, s.versions]));
-  const nodes = [...irOf.values()].map((ir) => graphNode(ir, versions.get(ir.id) ?? [ir.version])).sort((a, b) => compareStrings(a.id, b.id));
+  const nodes = [
+    ...[...irOf.values()].map((ir) => graphNode(ir, versions.get(ir.id) ?? [])),
+    ...[...externals.values()].map((e): GraphNode => ({ id: e.name, kind: 'external', versions: [], detail: `external ${e.host}:${e.port}` })),
+  ].sort((a, b) => compareStrings(a.id, b.id));
   return { mesh: model.settings.name, nodes, edges };
 }
 
 function graphNode(ir: NodeIR, versions: readonly string[]): GraphNode {
+  if (ir.gateway) {
+    const listeners = ir.gateway.listeners.map((l) => `${uniqueSorted(l.chains.flatMap((c) => c.hostnames)).join(', ')}:${l.port}`);
+    return { id: ir.id, kind: 'gateway', versions: [], detail: `gateway ${listeners.join('; ')}` };
+  }
   const rl = ir.inbound.rateLimit;
   return { id: ir.id, kind: ir.kind, versions, ...(rl ? { rateLimit: `${rl.rps.value} rps` } : {}) };
+}
+
+/** A gateway's edge: the callee's policy labels (the gateway is its caller), then one line per route that reaches it, in the order Envoy tries them. */
+function gatewayEdge(gw: NodeIR, vh: VirtualHostIR, irOf: ReadonlyMap<string, NodeIR>): GraphEdge {
+  const edge = callEdge(gw.id, vh, irOf);
+  const routes = gw.gateway!.listeners.flatMap((l) => l.chains.flatMap((c) => c.virtualHosts.flatMap((v) =>
+    v.routes.filter((r) => r.service === vh.service).map((r) => `${v.hostname}:${l.port} ${r.path.kind} ${r.path.value}${r.timeoutMs.value !== vh.timeoutMs.value ? ` (timeout ${seconds(r.timeoutMs.value)})` : ''}`))));
+  return { ...edge, labels: [...routes.map((r) => `route ${r}`), ...edge.labels] };
 }
 
 function callEdge(from: string, vh: VirtualHostIR, irOf: ReadonlyMap<string, NodeIR>): GraphEdge {
@@ -110,10 +152,22 @@ function routeLabels(r: RouteIR, vh: VirtualHostIR): string[] {
   return [`route ${r.name}: ${conds.join(', ')}${to}`, ...faults];
 }
 
-function deniedEdge(model: MeshModel, from: string, to: string): GraphEdge {
-  const policy = model.policies.find((p) => p.service === to)?.access;
-  const why = policy?.pos ? `not in access.${to}.allow` : `${to} has no access policy`;
-  return { from, to, kind: 'denied', labels: ['DENIED', why] };
+function deniedEdge(from: string, to: string, hasPolicy: boolean): GraphEdge {
+  return { from, to, kind: 'denied', labels: ['DENIED', hasPolicy ? `not in access.${to}.allow` : `${to} has no access policy`] };
+}
+
+/**
+ * A call leaving the mesh: the caller's sidecar originates TLS to the declared
+ * host (translate/externals.ts), with the external's timeout and retries, and
+ * the guardrail rules that inspect what it sends there.
+ */
+function externalEdge(caller: NodeIR, up: ExternalUpstreamIR): GraphEdge {
+  const labels = [`TLS to ${up.host}:${up.port}${up.sni !== up.host ? ` (SNI ${up.sni})` : ''}`, `timeout ${seconds(up.timeoutMs.value)}`];
+  const r = up.retry;
+  labels.push(r ? `retries ${r.numRetries.value}${r.perTryTimeoutMs ? ` (${seconds(r.perTryTimeoutMs.value)}/try)` : ''}` : 'no retries');
+  const rules = caller.outbound.guardrails?.find((g) => g.external && g.callee === up.name)?.rules ?? [];
+  for (const g of rules) labels.push(`GUARDRAIL ${g.name} (${g.detect.join(', ')}, fail ${g.failClosed ? 'closed' : 'open'})`);
+  return { from: caller.id, to: up.name, kind: 'call', labels };
 }
 
 /** 2000 -> `2s`, 500 -> `0.5s`, 90000 -> `90s`. */

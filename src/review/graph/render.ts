@@ -19,24 +19,35 @@ const EDGE_STYLE: Record<EdgeKind, { color: string; style: 'solid' | 'dashed' | 
   unused: { color: '#9ca3af', style: 'dotted' },
 };
 
-const FILL: Record<GraphNode['kind'], string> = { envoy: '#e0ecff', grpc: '#dcfce7' };
+const FILL: Record<GraphNode['kind'], string> = { envoy: '#e0ecff', grpc: '#dcfce7', gateway: '#fef3c7', external: '#f3f4f6' };
 
 /** One item per line: a short line overflows less when the viewer's font is wider than Graphviz assumed. */
 const LEGEND = ['solid: declared and allowed', 'dashed red: declared but denied', 'dotted grey: allowed, not called', 'green: proxyless gRPC'];
+/** Only for the kinds a mesh has, so a mesh without them draws as before. */
+const KIND_LEGEND: Partial<Record<GraphNode['kind'], string>> = { gateway: 'amber: ingress gateway', external: 'grey: external system' };
+
+function legendOf(g: MeshGraph): string[] {
+  const kinds = new Set(g.nodes.map((n) => n.kind));
+  return [...LEGEND, ...Object.entries(KIND_LEGEND).filter(([k]) => kinds.has(k as GraphNode['kind'])).map(([, v]) => v!)];
+}
+
+/** DOT shapes: services are rounded boxes, a gateway (the way in) a house pointing into the mesh, an external system a component box. */
+const DOT_SHAPE: Partial<Record<GraphNode['kind'], string>> = { gateway: 'shape=cds, style="filled"', external: 'shape=component, style="filled,dashed"' };
 
 function nodeLines(n: GraphNode): string[] {
-  return [n.id, `${n.versions.join(', ')}${n.kind === 'grpc' ? ' · gRPC' : ''}`, ...(n.rateLimit ? [`limit ${n.rateLimit}`] : [])];
+  const second = n.detail ?? `${n.versions.join(', ')}${n.kind === 'grpc' ? ' · gRPC' : ''}`;
+  return [n.id, second, ...(n.rateLimit ? [`limit ${n.rateLimit}`] : [])];
 }
 
 export function toDot(g: MeshGraph): string {
   const out = [
     `digraph ${dotId(g.mesh)} {`,
     // pad: room for fonts wider than Graphviz's Helvetica metrics (rsvg and browsers substitute fonts).
-    `  graph [rankdir=LR, fontname="Helvetica", fontsize=12, labelloc=t, labeljust=l, pad=0.3, nodesep=0.4, ranksep=1.1, label=${dotLeftLines([`${g.mesh}: who may call whom`, ...LEGEND])}];`,
+    `  graph [rankdir=LR, fontname="Helvetica", fontsize=12, labelloc=t, labeljust=l, pad=0.3, nodesep=0.4, ranksep=1.1, label=${dotLeftLines([`${g.mesh}: who may call whom`, ...legendOf(g)])}];`,
     '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12, color="#374151"];',
     '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];',
   ];
-  for (const n of g.nodes) out.push(`  ${dotId(n.id)} [label=${dotString(nodeLines(n).join('\n'))}, fillcolor="${FILL[n.kind]}"];`);
+  for (const n of g.nodes) out.push(`  ${dotId(n.id)} [label=${dotString(nodeLines(n).join('\n'))}, fillcolor="${FILL[n.kind]}"${DOT_SHAPE[n.kind] ? `, ${DOT_SHAPE[n.kind]}` : ''}];`);
   for (const e of g.edges) out.push(`  ${dotId(e.from)} -> ${dotId(e.to)} [${dotEdgeAttrs(e)}];`);
   out.push('}');
   return out.join('\n') + '\n';
@@ -74,10 +85,11 @@ function escapeDot(s: string): string {
  */
 export function toMermaid(g: MeshGraph): string {
   const id = new Map(g.nodes.map((n, i) => [n.id, `n${i}`]));
-  const out = ['flowchart LR', `  %% ${g.mesh}: who may call whom. ${LEGEND.join('; ')}`];
+  const out = ['flowchart LR', `  %% ${g.mesh}: who may call whom. ${legendOf(g).join('; ')}`];
   for (const n of g.nodes) {
     const label = mermaidText(nodeLines(n).join('<br/>'));
-    out.push(n.kind === 'grpc' ? `  ${id.get(n.id)}(["${label}"])` : `  ${id.get(n.id)}["${label}"]`);
+    const [open, close] = MERMAID_SHAPE[n.kind];
+    out.push(`  ${id.get(n.id)}${open}"${label}"${close}`);
   }
   g.edges.forEach((e) => {
     const arrow = e.kind === 'call' ? '-->' : '-.->';
@@ -88,12 +100,15 @@ export function toMermaid(g: MeshGraph): string {
     const dash = e.kind === 'denied' ? ',stroke-dasharray:6 4' : e.kind === 'unused' ? ',stroke-dasharray:2 3' : '';
     out.push(`  linkStyle ${i} stroke:${s.color},color:${s.color}${dash}`);
   });
-  for (const kind of ['envoy', 'grpc'] as const) {
+  for (const kind of ['envoy', 'grpc', 'gateway', 'external'] as const) {
     const members = g.nodes.filter((n) => n.kind === kind).map((n) => id.get(n.id));
     if (members.length) out.push(`  classDef ${kind} fill:${FILL[kind]},stroke:#374151`, `  class ${members.join(',')} ${kind}`);
   }
   return out.join('\n') + '\n';
 }
+
+/** Stadium for proxyless gRPC, trapezoid for a gateway, hexagon for an external system. */
+const MERMAID_SHAPE: Record<GraphNode['kind'], readonly [string, string]> = { envoy: ['[', ']'], grpc: ['([', '])'], gateway: ['[/', '\\]'], external: ['{{', '}}'] };
 
 /** Mermaid labels are in double quotes; a quote inside becomes the #quot; entity. */
 function mermaidText(s: string): string {
