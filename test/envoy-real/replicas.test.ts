@@ -64,6 +64,8 @@ describe('real Envoy (local): three mesh serve replicas on PostgreSQL, one SIGKI
   let ledgerPort: number;
   let ledger: grpc.Server | undefined;
   const replicas: Array<Proc | undefined> = [undefined, undefined, undefined];
+  /** Replicas stopped with SIGSTOP: running, but they answer nothing (not even their admin API). */
+  const paused = new Set<number>();
   const procs: Proc[] = [];
   const traffic: Array<ProbeResult & { at: number }> = [];
   let trafficOn = false;
@@ -94,7 +96,7 @@ describe('real Envoy (local): three mesh serve replicas on PostgreSQL, one SIGKI
   async function placement(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (let i = 0; i < replicas.length; i++) {
-      if (!replicas[i]?.running) continue;
+      if (!replicas[i]?.running || paused.has(i)) continue;
       for (const n of (await status(i)).nodes) if (n.connected && n.inSync) out.set(n.node, i);
     }
     return out;
@@ -192,8 +194,9 @@ describe('real Envoy (local): three mesh serve replicas on PostgreSQL, one SIGKI
     const [r1, r2, r3] = [await status(0), await status(1), await status(2)];
     assert.ok(r1.revision && r1.revision === r2.revision && r2.revision === r3.revision, 'one revision on every replica');
     assert.equal(r1.seq, r3.seq);
-    // grant-pay's app registers its sidecar (the v1 endpoints) through replica 3, which lives on.
-    start('grant-pay-app', [process.execPath, path.join(PACKAGE_ROOT, 'dist', 'examples', 'ceq', 'apps', 'http', 'grant-pay.js')], { HMS_MESH_DIR: plan.meshDir, VERSION: 'v1', HMS_ADMIN_URL: adminUrl(2) });
+    // grant-pay's app registers its sidecar (the v1 endpoints) through replica 3, which outlives the SIGKILL; a long
+    // TTL, so that its registration outlives the SIGSTOP below too (heartbeats to a stopped replica go nowhere).
+    start('grant-pay-app', [process.execPath, path.join(PACKAGE_ROOT, 'dist', 'examples', 'ceq', 'apps', 'http', 'grant-pay.js')], { HMS_MESH_DIR: plan.meshDir, VERSION: 'v1', HMS_ADMIN_URL: adminUrl(2), HMS_TTL_MS: '300000' });
     await eventually('impact-calc -> grant-pay answers 202', 60_000, async () => ((await call()).status === 202 ? true : undefined));
     await eventually('every node in sync on replica 1 again (the registration reached it)', 60_000, async () => {
       const at = await placement();
@@ -292,6 +295,33 @@ describe('real Envoy (local): three mesh serve replicas on PostgreSQL, one SIGKI
       s.cancel();
     } finally {
       client.close();
+    }
+  });
+
+  test('a replica that stops answering (SIGSTOP: its connections stay open, nothing replies) loses its sidecars to the others', { timeout: 300_000 }, async (t) => {
+    const at = await placement();
+    const counts = [0, 1, 2].map((i) => sidecars().filter((n) => at.get(n.node) === i).length);
+    const victim = counts.indexOf(Math.max(...counts));
+    const moving = sidecars().filter((n) => at.get(n.node) === victim);
+    const held = new Map<string, { versions: Versions; rejected: number }>();
+    for (const n of moving) held.set(n.node, { versions: await envoyVersions(n.adminPort), rejected: (await updates(n.adminPort)).rejected });
+    const stoppedAt = Date.now();
+    replicas[victim]!.child.kill('SIGSTOP');
+    paused.add(victim);
+    try {
+      // No RST, no FIN: only the xDS cluster's HTTP/2 keepalive pings tell Envoy the connection is dead.
+      const moved = await eventually(`the sidecars of replica ${victim + 1} in sync on another replica`, 120_000, async () => {
+        const p = await placement();
+        return moving.every((n) => p.has(n.node) && p.get(n.node) !== victim) ? p : undefined;
+      });
+      t.diagnostic(`${moving.map((n) => n.node).join(', ')} moved off the stopped replica ${victim + 1} in ${Date.now() - stoppedAt} ms: ${moving.map((n) => `${n.node}@replica-${moved.get(n.node)! + 1}`).join(', ')}`);
+      for (const n of moving) {
+        assert.deepEqual(await envoyVersions(n.adminPort), held.get(n.node)!.versions, `${n.node} holds the versions it had`);
+        assert.equal((await updates(n.adminPort)).rejected, held.get(n.node)!.rejected, `${n.node} NACKed nothing`);
+      }
+    } finally {
+      replicas[victim]!.child.kill('SIGCONT');
+      paused.delete(victim);
     }
   });
 
