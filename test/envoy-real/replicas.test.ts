@@ -14,6 +14,9 @@
  * with no NACK and nothing pushed (the same content-hash versions), traffic
  * never fails, an apply to a survivor reaches every sidecar and the proxyless
  * member, and the killed replica started again serves the current revision.
+ * Last, a replica is SIGSTOPped (its sockets stay open, nothing answers, as
+ * when a machine vanishes): its sidecars move too, found by the xDS
+ * cluster's HTTP/2 keepalive pings (templates/envoy-bootstrap.yaml.hbs).
  *
  * Every wait is on readiness (status reports, Envoy's admin), bounded; every
  * counter is read as a delta; every process started here is stopped at the
