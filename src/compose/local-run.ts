@@ -13,7 +13,7 @@ import { runCommand, type CmdResult, type InboundCaller, type MeshRuntime, type 
 
 const START_TIMEOUT_MS = 30_000;
 
-class Proc {
+export class Proc {
   output = '';
   readonly exited: Promise<void>;
 

@@ -86,7 +86,7 @@ export interface Setup {
 }
 
 /** A CA, every service's certificate, the control plane's and an admin `ops` (for `mesh apply`). */
-async function issuePki(pkiDir: string, example: string): Promise<void> {
+export async function issuePki(pkiDir: string, example: string): Promise<void> {
   await meshOk(['certs', 'init', '--mesh', example, '--dir', pkiDir]);
   await meshOk(['certs', 'issue', '--mesh', example, '--dir', pkiDir]);
   await meshOk(['certs', 'issue', '--mesh', example, '--dir', pkiDir, '--control-plane', '--admin', 'ops']);

@@ -24,13 +24,19 @@ test('envoy bootstrap: node, loopback admin, ADS over the static mTLS xds_cluste
   assert.deepEqual(b.admin.address.socket_address, { address: '127.0.0.1', port_value: 15000 });
   assert.equal(b.dynamic_resources.ads_config.api_type, 'GRPC');
   assert.equal(b.dynamic_resources.ads_config.transport_api_version, 'V3');
-  assert.deepEqual(b.dynamic_resources.ads_config.grpc_services, [{ envoy_grpc: { cluster_name: 'xds_cluster' } }]);
+  // Re-opened after 0.5 s, at most 5 s apart (docs/replicas.md, failover).
+  assert.deepEqual(b.dynamic_resources.ads_config.grpc_services, [{ envoy_grpc: { cluster_name: 'xds_cluster', retry_policy: { retry_back_off: { base_interval: '0.5s', max_interval: '5s' } } } }]);
   assert.deepEqual(b.dynamic_resources.cds_config, { ads: {}, resource_api_version: 'V3' });
   assert.deepEqual(b.dynamic_resources.lds_config, { ads: {}, resource_api_version: 'V3' });
   const xds = b.static_resources.clusters[0];
   assert.equal(xds.name, 'xds_cluster');
   assert.equal(xds.type, 'STATIC');
-  assert.ok(xds.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options);
+  // Pings find a replica that vanished without closing the connection; a replica that refuses is skipped.
+  assert.deepEqual(xds.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options, { connection_keepalive: { interval: '10s', timeout: '5s' } });
+  assert.equal(xds.connect_timeout, '1s');
+  assert.equal(xds.outlier_detection.consecutive_local_origin_failure, 1);
+  assert.equal(xds.outlier_detection.split_external_local_origin_errors, true);
+  assert.equal(xds.outlier_detection.max_ejection_percent, 50);
   assert.deepEqual(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.0.1', port_value: 18000 });
   const ctx = xds.transport_socket.typed_config.common_tls_context;
   assert.deepEqual(ctx.tls_certificates, [

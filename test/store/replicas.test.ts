@@ -4,8 +4,8 @@
  * clients as nodes: the schema migrations, the append-only history, an apply
  * reaching every replica, a lagging replica that does not flip a node back,
  * the database going away and coming back, concurrent applies, history and
- * rollback. Real Envoy sidecars failing over between separate replica
- * processes are not tested yet (issue 19, item 5).
+ * rollback. Real Envoy sidecars and a proxyless member failing over between
+ * separate `mesh serve` processes: test/envoy-real/replicas.test.ts.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
