@@ -171,6 +171,7 @@ export class NodeCache {
     for (const sub of safeList(nodes)) {
       if (!/^[0-9a-f]{2}$/.test(sub)) continue;
       const folder = path.join(nodes, sub);
+      if (!isRealDir(folder)) continue; // a link put here leads elsewhere: nothing there is ours
       for (const name of safeList(folder)) {
         const file = path.join(folder, name);
         const temp = TEMP.exec(name);
@@ -218,6 +219,14 @@ export class NodeCache {
       if (!fs.existsSync(file)) fs.writeFileSync(file, text);
     }
     this.prepared = true;
+  }
+}
+
+function isRealDir(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
 
