@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const ALL = ['lint', 'compile', 'validate', 'pki', 'xds', 'registry', 'envoy', 'tap', 'guardrail', 'ha', 'apply', 'start'];
+const ALL = ['lint', 'compile', 'validate', 'pki', 'xds', 'registry', 'envoy', 'tap', 'guardrail', 'ha', 'apply', 'start', 'build'];
 
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;

@@ -10,6 +10,7 @@ import { emitTree } from '../envoy/emit';
 import { assertReplaceable } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
+import { buildCacheDir, cacheProtection, closeBuildCache, openBuildCache } from '../cache/build-cache';
 import type { SetExit } from './main';
 
 interface BuildOptions {
@@ -20,6 +21,8 @@ interface BuildOptions {
   readonly target?: string;
   readonly subnet?: string;
   readonly force: boolean;
+  /** false with --no-cache. */
+  readonly cache?: boolean;
 }
 
 export function registerBuild(program: Command, setExit: SetExit): void {
@@ -29,10 +32,11 @@ export function registerBuild(program: Command, setExit: SetExit): void {
     .argument('[dir]', 'mesh directory', '.')
     .option('--out <dir>', 'output folder', 'out')
     .option('--force', 'also build into an empty folder that no mesh build wrote (a folder with files in it is never replaced unless a build wrote it)', false)
-    .option('--check', 'write nothing; exit 1 and list the files if --out differs from what the sources produce', false)
+    .option('--check', 'write nothing to --out (the build cache may gain entries); exit 1 and list the files if --out differs from what the sources produce', false)
     .option('--templates <dir>', 'folder with your own copies of the bootstrap templates')
     .option('--explain', 'also write <node>/explain.json: every policy value with the file:line (or default) it came from; --check then compares it too', false)
     .option('--target <target>', 'envoy: the out/ tree; compose: a Docker Compose setup with real Envoy sidecars (docs/envoy.md)', 'envoy')
+    .option('--no-cache', 'render every node, neither reading nor writing the build cache (<dir>/.mesh-cache/, or MESH_CACHE_DIR; safe to delete)')
     .option('--subnet <cidr>', 'with --target compose: the network of the sidecars (default 10.213.71.0/24)')
     .action((dir: string, opts: BuildOptions) => setExit(runBuild(dir, opts)));
 }
@@ -43,12 +47,15 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   const loaded = lintMesh(dir);
   const diags: Diagnostic[] = [...loaded.diagnostics];
   if (!loaded.model) return finish(diags, 1);
-  const protect = meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir));
+  const useCache = opts.cache !== false && !opts.explain;
+  const cacheDir = buildCacheDir(loaded.model);
+  const protect = [...meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir)), ...(useCache ? [cacheProtection(cacheDir)] : [])];
   // Before compiling: a path the build may not replace is refused at once.
   if (!opts.check) assertReplaceable(opts.out, { force: opts.force, protect });
   const compileOpts = opts.templates ? { templatesDir: opts.templates } : {};
   let tree: FileTree;
   let nodes: number;
+  let fromCache = 0;
   if (opts.explain) {
     // --explain needs every node's IR at once; without it the tree (and --check) stays exactly the committed out/.
     const compiled = compileMesh(loaded.model, compileOpts);
@@ -58,11 +65,15 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     tree = withExplainFiles(buildOutputTree(compiled), compiled, loaded.model.displayDir);
     nodes = compiled.nodes.length;
   } else {
-    // Node by node on every core, each node validated as it is made (src/envoy/emit.ts).
-    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true });
+    // Node by node on every core, each node validated as it is made (src/envoy/emit.ts); nodes
+    // whose inputs are unchanged since an earlier build come from the build cache (src/cache).
+    const cache = useCache ? openBuildCache(loaded.model, cacheDir, { ...compileOpts, validate: true }) : undefined;
+    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true, ...(cache ? { cache: cache.emit } : {}) });
     diags.push(...emitted.diagnostics);
+    if (cache) diags.push(...closeBuildCache(cache));
     tree = emitted.tree;
     nodes = emitted.nodes;
+    fromCache = emitted.fromCache;
   }
   if (hasErrors(diags)) return finish(diags, 1);
   if (opts.check) {
@@ -72,12 +83,12 @@ export function runBuild(dir: string, opts: BuildOptions): number {
       process.stdout.write(stale);
       return 1;
     }
-    process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes)\n`);
+    process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes${cachedNote(fromCache)})\n`);
     return 0;
   }
   writeTreeAtomically(opts.out, tree, { force: opts.force, protect, onRecover: (n) => process.stderr.write(`mesh build: ${n}\n`) });
   process.stdout.write(formatDiagnostics(diags, 'text'));
-  process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}\n`);
+  process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}${cachedNote(fromCache)}\n`);
   return 0;
 }
 
@@ -85,6 +96,10 @@ export function runBuild(dir: string, opts: BuildOptions): number {
 function rebuildCommand(dir: string, opts: BuildOptions): string {
   const flags = [`--out ${opts.out}`, ...(opts.templates ? [`--templates ${opts.templates}`] : []), ...(opts.explain ? ['--explain'] : [])];
   return `mesh build ${dir} ${flags.join(' ')}`;
+}
+
+function cachedNote(fromCache: number): string {
+  return fromCache > 0 ? `; ${fromCache} from the build cache` : '';
 }
 
 function usage(message: string): number {

@@ -31,6 +31,21 @@ export interface EmitOptions extends CompileOptions {
   readonly workerFile?: string;
   /** false: workers make every node (tests of the worker path). */
   readonly callerTakesJobs?: boolean;
+  /**
+   * Nodes made by an earlier build, by key (src/cache): a node whose key has
+   * an entry is taken from it, the others are made and stored. Stays on the
+   * calling thread (workers get the options without it).
+   */
+  readonly cache?: EmitCache;
+}
+
+export interface EmitCache {
+  /** Node id -> key; nodes without one are always made. */
+  readonly keys: ReadonlyMap<string, string>;
+  readonly store: {
+    get(key: string): Omit<NodeJobResult, 'diagnostics'> | undefined;
+    put(key: string, node: Omit<NodeJobResult, 'diagnostics'>): void;
+  };
 }
 
 export interface EmitResult {
@@ -43,8 +58,10 @@ export interface EmitResult {
   /** Template and validation findings, in node order. */
   readonly diagnostics: Diagnostic[];
   readonly nodes: number;
-  /** Nodes made by worker threads (the rest by the calling thread). */
+  /** Nodes made by worker threads (the rest by the calling thread or taken from the cache). */
   readonly byWorkers: number;
+  /** Nodes taken from the cache. */
+  readonly fromCache: number;
 }
 
 /** Below this many nodes a worker's start-up and the model's copy cost more than they save. */
@@ -65,27 +82,46 @@ interface NodeJobResult {
 interface EmitInit {
   readonly model: string;
   readonly opts: EmitOptions;
+  /** Job j makes node todo[j] (the nodes the cache did not have). */
+  readonly todo: readonly number[];
 }
 
 export function emitTree(model: MeshModel, opts: EmitOptions = {}): EmitResult {
-  const runner = nodeRunner(model, opts);
+  const { cache, ...plain } = opts;
+  const runner = nodeRunner(model, plain);
   const total = runner.services.length;
-  const workers = total >= MIN_NODES_FOR_WORKERS ? (opts.workers ?? defaultWorkers()) : 0;
   const results: NodeJobResult[] = new Array(total);
+  // The cache first: only the nodes it lacks are made, and only they go to the workers.
+  const todo: number[] = [];
+  for (let j = 0; j < total; j++) {
+    const key = cache?.keys.get(runner.services[j]!.name);
+    const hit = key !== undefined ? cache!.store.get(key) : undefined;
+    if (hit) results[j] = { ...hit, diagnostics: [] };
+    else todo.push(j);
+  }
+  const workers = todo.length >= MIN_NODES_FOR_WORKERS ? (plain.workers ?? defaultWorkers()) : 0;
   const stats = runPool<NodeJobResult>({
-    total,
+    total: todo.length,
     chunk: 8,
     workers,
-    script: opts.workerFile ?? path.join(__dirname, 'emit-worker.js'),
-    init: workers > 0 ? ({ model: JSON.stringify(model), opts: { ...opts, workers: 0 } } satisfies EmitInit) : undefined,
-    local: runner.run,
-    take: (j, r) => (results[j] = r),
-    ...(opts.callerTakesJobs === false ? { callerTakesJobs: false } : {}),
+    script: plain.workerFile ?? path.join(__dirname, 'emit-worker.js'),
+    init: workers > 0 ? ({ model: JSON.stringify(model), opts: { ...plain, workers: 0 }, todo } satisfies EmitInit) : undefined,
+    local: (i) => runner.run(todo[i]!),
+    take: (i, r) => (results[todo[i]!] = r),
+    ...(plain.callerTakesJobs === false ? { callerTakesJobs: false } : {}),
   });
+  if (cache) {
+    for (const j of todo) {
+      const key = cache.keys.get(runner.services[j]!.name);
+      const { diagnostics, ...files } = results[j]!;
+      // A node with a finding is made again next time, so that its finding is reported again.
+      if (key !== undefined && diagnostics.length === 0) cache.store.put(key, files);
+    }
+  }
   const files: Array<readonly [string, Uint8Array]> = [];
   for (const r of results) r.paths.forEach((p, i) => files.push([p, r.bytes.subarray(r.offsets[i], r.offsets[i + 1])]));
   files.push([MANIFEST_FILE, Buffer.from(manifestText(results, runner.marker, model.settings.name, runner.sources), 'utf8')]);
-  return { tree: new Map(sortedByPath(files)), diagnostics: results.flatMap((r) => r.diagnostics), nodes: total, byWorkers: stats.byWorkers };
+  return { tree: new Map(sortedByPath(files)), diagnostics: results.flatMap((r) => r.diagnostics), nodes: total, byWorkers: stats.byWorkers, fromCache: total - todo.length };
 }
 
 interface NodeRunner {
@@ -114,8 +150,9 @@ export function nodeRunner(model: MeshModel, opts: EmitOptions): NodeRunner {
 
 /** The worker side's setup (emit-worker.ts). */
 export function workerRunner(init: unknown): (j: number) => NodeJobResult {
-  const { model, opts } = init as EmitInit;
-  return nodeRunner(JSON.parse(model) as MeshModel, opts).run;
+  const { model, opts, todo } = init as EmitInit;
+  const run = nodeRunner(JSON.parse(model) as MeshModel, opts).run;
+  return (j) => run(todo[j]!);
 }
 
 const encoder = new TextEncoder();

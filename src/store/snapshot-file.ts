@@ -29,7 +29,7 @@ import type { JsonObject } from '../envoy/proto-json';
 import { resourceName, RESOURCE_KINDS, type ResourceKind } from '../envoy/resources';
 import type { NodeKind } from '../ir/types';
 import type { MeshModel } from '../model/types';
-import { PACKAGE_ROOT, SCHEMAS_DIR } from '../paths';
+import { compilerFingerprint } from '../cache/compiler-hash';
 import { containsKeyMaterial } from '../pki/fs-secure';
 import type { ApplyResult, ControlPlane, MeshSources, Prepared } from '../xds/control-plane';
 import type { Logger } from '../xds/log';
@@ -78,35 +78,7 @@ export interface RestoredSnapshot {
   readonly snaps: Map<string, NodeSnapshot>;
 }
 
-let fingerprint: string | undefined;
-
-/**
- * A hash of the running compiler: every file of this build (dist/src) and the
- * schemas. Any code change, even one that changes no version number, makes
- * every persisted snapshot a mismatch (recompiled), which is the safe side.
- */
-export function compilerFingerprint(): string {
-  if (fingerprint !== undefined) return fingerprint;
-  const h = createHash('sha256');
-  const walk = (dir: string, rel: string): void => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    // Sorted: the digest must not depend on the order the file system lists entries in.
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p, `${rel}${e.name}/`);
-      else if (/\.(js|json)$/.test(e.name)) h.update(`${rel}${e.name}\0`).update(fs.readFileSync(p)).update('\0');
-    }
-  };
-  walk(path.resolve(__dirname, '..'), 'src/');
-  walk(SCHEMAS_DIR, 'schemas/');
-  h.update(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json')));
-  return (fingerprint = h.digest('hex'));
-}
+// The running compiler's fingerprint lives beside the build cache, which keys on it too.
 
 export function snapshotKey(sources: MeshSources, inputs: SnapshotInputs): string {
   const h = createHash('sha256').update(`format ${FORMAT}\0compiler ${compilerFingerprint()}\0`);

@@ -6,7 +6,8 @@ import { EXAMPLES_DIR } from '../../src/paths';
 /** A throwaway copy of an example mesh, removed by the returned cleanup. */
 export function copyExample(name = 'ceq'): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hms-${name}-`));
-  fs.cpSync(path.join(EXAMPLES_DIR, name), dir, { recursive: true });
+  // Not the build cache a test's `mesh build examples/...` left in the example (src/cache): each copy starts cold.
+  fs.cpSync(path.join(EXAMPLES_DIR, name), dir, { recursive: true, filter: (src) => path.basename(src) !== '.mesh-cache' });
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
