@@ -29,6 +29,7 @@ import { Metrics } from './metrics';
 import { contentKey, CurrentEncodings, ResourceEncoder } from './prepared';
 import { ValidationCache } from '../validate/validate';
 import { SourceCache } from '../config/source-cache';
+import { GapCache } from '../lint/gap-cache';
 import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
@@ -73,6 +74,7 @@ export class ControlPlane {
   private readonly validation = new ValidationCache();
   /** Per-file lint results of the last apply: an unchanged file is not parsed or modelled again. */
   private readonly sourceCache = new SourceCache();
+  private readonly gapCache = new GapCache();
   private compiled?: CompileResult;
   /** The installed apply's dependency index and compiled nodes: what the next apply is incremental against. */
   private installed?: InstalledCompile;
@@ -295,7 +297,7 @@ export class ControlPlane {
     // Linted from memory: `mesh apply` sent the files, and writing thousands of them to a
     // temp folder only to read them back was a fifth of a large apply. Files unchanged since
     // the last apply are not parsed or modelled again (the source cache).
-    const loaded = lintMesh(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache });
+    const loaded = lintMesh(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache });
     const diags: Diagnostic[] = [...loaded.diagnostics];
     if (!loaded.model) return { ok: false, diagnostics: diags };
     const model: MeshModel = loaded.model;
