@@ -42,6 +42,8 @@ interface PolicyRound {
   changedNodes: number;
   recomputedNodes: number;
   loopDelayMaxMs: number;
+  /** Wall time of each stage of the apply (src/xds/control-plane.ts stageTimer). */
+  stagesMs: Record<string, number>;
 }
 
 type Child = BenchChild;
@@ -96,6 +98,7 @@ function figures(pol: PolicyRound): Record<string, string | number> {
   return {
     apply_ms: pol.applyMs, apply_to_last_ack_ms: toLastAck(pol), recomputed_nodes: pol.recomputedNodes, changed_nodes: pol.changedNodes,
     nodes_pushed: pol.stats.nodesPushed, pushes: pol.stats.pushes, loop_delay_max_ms: pol.loopDelayMaxMs,
+    stages_ms: Object.entries(pol.stagesMs ?? {}).map(([k, v]) => `${k}:${v}`).join(','),
   };
 }
 

@@ -221,7 +221,8 @@ serveRpc({
     await sleep(30);
     const t0 = Date.now();
     const cpu0 = process.cpuUsage();
-    const result = p.cp.apply(sources, a.meshDir);
+    // As `mesh apply` reaches it through the admin API: prepared in event-loop slices (src/xds/admin.ts).
+    const result = await p.cp.applyAsync(sources, a.meshDir);
     const applyMs = Date.now() - t0;
     const applyCpuS = cpuSecondsSince(cpu0);
     const prof = startProfile();
@@ -235,7 +236,7 @@ serveRpc({
     phase = undefined;
     loop.disable();
     const loopDelayMaxMs = Math.round(loop.max / 1e6);
-    return { stats, applyStartedAt: t0, applyMs, applyCpuS, changedNodes: result.changedNodes?.length ?? 0, recomputedNodes: result.recomputedNodes ?? 0, loopDelayMaxMs };
+    return { stats, applyStartedAt: t0, applyMs, applyCpuS, changedNodes: result.changedNodes?.length ?? 0, recomputedNodes: result.recomputedNodes ?? 0, loopDelayMaxMs, stagesMs: result.stagesMs ?? {} };
   },
 
   /** The largest type of any snapshot (a wildcard response's size, near enough) and any unservable snapshot. */

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
 import { checkMesh, type PolicyKeys } from '../model/checks';
-import type { MeshModel, ServiceManifest } from '../model/types';
-import { assembleModel, buildPolicies, buildService, buildSettings } from './build-model';
+import type { MeshModel, ServiceManifest, ServicePolicies } from '../model/types';
+import { assembleModel, buildPolicies, buildPoliciesFor, buildService, buildSettings } from './build-model';
 import { buildExternals } from './build-externals';
 import { buildGateways } from './build-gateways';
 import { buildGuardrails } from './build-guardrails';
@@ -16,6 +16,7 @@ import { keyPos } from './positions';
 import { checkSchema } from './schema-check';
 import { parseAll, parseJob, type ParseJob, type ParseOptions } from './parse-pool';
 import type { SourceFile } from './source-file';
+import { SourceCache, settingsKey, type CachedSource } from './source-cache';
 
 export interface LoadResult {
   readonly model?: MeshModel;
@@ -53,6 +54,12 @@ export interface LoadOptions {
   readonly followExternalLinks?: boolean;
   /** Parse threads (src/config/parse-pool.ts); the default suits the machine. */
   readonly parse?: ParseOptions;
+  /**
+   * Per-file results kept across loads of in-memory files (the control plane's
+   * applies): a file whose text is unchanged is not parsed, schema-checked or
+   * modelled again (src/config/source-cache.ts).
+   */
+  readonly sourceCache?: SourceCache;
 }
 
 /** Where source files come from: a folder, or a map of what `mesh apply` sent. */
@@ -128,26 +135,66 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
   const rels = [...(policyRel !== undefined ? [policyRel] : []), ...serviceFiles.map((f) => path.join(SERVICES_DIR, f))];
   const first = policyRel !== undefined ? 1 : 0;
   let policySrc: SourceFile | undefined;
+  let policyEntry: CachedSource | undefined;
   const services: ServiceManifest[] = new Array(serviceFiles.length);
-  // Each file is checked and modelled as soon as it is parsed, while other files are still being parsed.
-  parseAll(rels.map((rel) => files.job(rel, path.join(dir, rel))), opts.parse, (j, src) => {
+  const jobs = rels.map((rel) => files.job(rel, path.join(dir, rel)));
+  const cache = opts.files ? opts.sourceCache : undefined;
+  cache?.nextGeneration();
+  const setKey = cache ? settingsKey(settings) : '';
+  const schemaOf = (j: number): 'mesh_policies' | 'service' => (j < first ? 'mesh_policies' : 'service');
+  const keys = cache ? jobs.map((job, j) => SourceCache.key(job.display, schemaOf(j), job.text!)) : [];
+  const take = (j: number, src: SourceFile, cached?: CachedSource): void => {
+    const before = diags.length;
+    const valid = cached ? (diags.push(...cached.diagnostics), cached.diagnostics.length === 0 && src.value !== undefined) : schemaOk(src, schemaOf(j));
+    const entry: CachedSource | undefined = cache ? (cached ?? { src, diagnostics: diags.slice(before) }) : undefined;
+    if (entry && !cached) cache!.set(keys[j]!, entry);
     if (j < first) {
       policySrc = src;
-      ok = schemaOk(src, 'mesh_policies') && ok;
+      policyEntry = entry;
+      ok = valid && ok;
       return;
     }
-    if (schemaOk(src, 'service')) services[j - first] = buildService(src, path.join(dir, rels[j]!), settings);
-    else ok = false;
+    if (!valid) {
+      ok = false;
+      return;
+    }
+    if (entry?.service?.settingsKey === setKey) {
+      services[j - first] = entry.service.manifest;
+      return;
+    }
+    const manifest = buildService(src, path.join(dir, rels[j]!), settings);
+    services[j - first] = manifest;
+    if (entry) entry.service = { settingsKey: setKey, manifest };
+  };
+  const missed: number[] = [];
+  jobs.forEach((_, j) => {
+    const hit = cache?.get(keys[j]!);
+    if (hit) take(j, hit.src, hit);
+    else missed.push(j);
   });
+  // Each file is checked and modelled as soon as it is parsed, while other files are still being parsed.
+  parseAll(missed.map((j) => jobs[j]!), opts.parse, (m, src) => take(missed[m]!, src));
   // Semantic rules need well-typed input; with schema errors they would only add noise.
   if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
-  const model = assembleModel(abs, dir, settings, services, buildPolicies(policySrc, services), buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
+  const model = assembleModel(abs, dir, settings, services, policiesOf(policySrc, policyEntry, services), buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
   diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and
   // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
   return hasErrors(sorted) ? { diagnostics: sorted, uncheckedModel: model } : { model, diagnostics: sorted };
+}
+
+/** buildPolicies, reusing what an unchanged policy file built for each service (src/config/source-cache.ts). */
+function policiesOf(src: SourceFile | undefined, entry: CachedSource | undefined, services: readonly ServiceManifest[]): ServicePolicies[] {
+  if (!src || !entry) return buildPolicies(src, services);
+  const built = (entry.policies ??= new Map());
+  const names = [...new Set(services.map((s) => s.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return names.map((name) => {
+    let p = built.get(name);
+    if (!p) built.set(name, (p = buildPoliciesFor(src, [name])[0]!));
+    return p;
+  });
 }
 
 function isDirectory(p: string): boolean {

@@ -114,6 +114,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH229', severity: 'error', title: 'listener name used twice in a gateway' },
   { code: 'MESH230', severity: 'error', title: 'mesh run <gateway>: a gateway has no app, so no command' },
   { code: 'MESH231', severity: 'error', title: 'mesh run <gateway>: no compiled bootstrap for the gateway' },
+  { code: 'MESH240', severity: 'error', title: 'mesh apply: another apply is being prepared on this control plane (one at a time; retry)' },
   { code: 'MESH250', severity: 'warning', title: 'mesh serve: the persisted snapshot is corrupt or unreadable; compiled instead', io: true },
   { code: 'MESH251', severity: 'warning', title: 'mesh serve: the persisted snapshot was made for other sources, compiler or PKI; compiled instead' },
   { code: 'MESH252', severity: 'warning', title: 'mesh serve: the snapshot of the applied revision could not be persisted', io: true },

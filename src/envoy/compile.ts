@@ -5,7 +5,8 @@
 import type { Diagnostic } from '../diag/diagnostic';
 import type { MeshIR, NodeIR, NodeKind } from '../ir/types';
 import type { MeshModel, ServiceManifest } from '../model/types';
-import { translateMesh, type TranslateOptions } from '../translate';
+import { buildContext, nodeManifests, sourcesOf, translateMesh, translateNode, type TranslateOptions } from '../translate';
+import { sortedBy } from '../ir/sort';
 import { renderBootstrap, type BootstrapOptions, type RenderedBootstrap } from './bootstrap';
 import { buildNodeResources, type NodeResources } from './resources';
 
@@ -55,6 +56,35 @@ export function compileMesh(model: MeshModel, opts: CompileOptions = {}, only?: 
     };
   });
   return { nodes, diagnostics: diags, ir };
+}
+
+/**
+ * compileMesh(model, opts, only) a node at a time, for a caller that yields to
+ * its event loop between nodes (the control plane's apply, src/xds/apply-steps.ts):
+ * `services` in compileMesh's order, `node` compiles one, `result` assembles
+ * what compileMesh returns. Bootstraps are not rendered.
+ */
+export interface NodeCompiler {
+  readonly services: readonly ServiceManifest[];
+  node(svc: ServiceManifest): NodeOutput;
+  result(nodes: NodeOutput[]): CompileResult;
+}
+
+export function nodeCompiler(model: MeshModel, opts: TranslateOptions, only?: (service: ServiceManifest) => boolean): NodeCompiler {
+  const ctx = buildContext(model, opts);
+  const services = sortedBy(only ? model.services.filter(only) : nodeManifests(model), (s) => s.name);
+  return {
+    services,
+    node: (svc) => {
+      const ir = translateNode(ctx, svc);
+      return { id: ir.id, cluster: ir.cluster, kind: ir.kind, resources: buildNodeResources(ir), ir };
+    },
+    result: (nodes) => ({
+      nodes,
+      diagnostics: [],
+      ir: { meshName: model.settings.name, trustDomain: model.settings.trustDomain, sources: sourcesOf(model), nodes: nodes.map((n) => n.ir) },
+    }),
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { loadMeshSync, type LoadOptions, type LoadResult } from '../config/load'
 import { diagAt, sortDiagnostics } from '../diag/diagnostic';
 import { gapSummary, grpcPolicyGaps } from '../translate';
 import { applyAcknowledgements } from './acknowledge';
+import type { GapCache } from './gap-cache';
 
 export interface LintOptions extends LoadOptions {
   /**
@@ -19,6 +20,8 @@ export interface LintOptions extends LoadOptions {
   readonly checkPki?: boolean;
   /** Clock for the rotation checks (tests). Default: now. */
   readonly now?: Date;
+  /** MESH070 gaps of unchanged nodes from earlier lints (the control plane's applies). */
+  readonly gapCache?: GapCache;
 }
 
 export function lintMesh(dir: string, opts: LintOptions = {}): LoadResult {
@@ -26,7 +29,7 @@ export function lintMesh(dir: string, opts: LintOptions = {}): LoadResult {
   if (!loaded.model) return loaded;
   const model = loaded.model;
   const fileOf = new Map(model.services.map((s) => [s.name, s.file]));
-  const gaps = grpcPolicyGaps(model).map((g) =>
+  const gaps = grpcPolicyGaps(model, opts.gapCache?.forModel(model)).map((g) =>
     diagAt(g.pos, 'warning', 'MESH070', `${g.service} is a proxyless gRPC member and ${gapSummary(g)}`, {
       // The key the position is on: the gap's own setting, or `protocol` for the mTLS gap pointed at the manifest.
       path: g.subject !== undefined ? 'protocol' : g.policy,

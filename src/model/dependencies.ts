@@ -46,10 +46,24 @@ function hashOf(value: unknown): string {
   return createHash('sha256').update(text ?? 'undefined').digest('base64');
 }
 
+/**
+ * Per manifest and policies object: the loader's source cache
+ * (src/config/source-cache.ts) hands the next apply the very objects of an
+ * unchanged file, whose hash is then not computed again (10,000 services'
+ * hashes were a third of a one-manifest apply). The model is never mutated.
+ */
+const hashes = new WeakMap<object, string>();
+function memoHash(o: object | null): string {
+  if (o === null) return hashOf(null);
+  let h = hashes.get(o);
+  if (h === undefined) hashes.set(o, (h = hashOf(o)));
+  return h;
+}
+
 export function buildDependencyIndex(model: MeshModel): DependencyIndex {
   const policies = new Map(model.policies.map((p) => [p.service, p]));
   const services = new Map<string, string>();
-  for (const s of model.services) services.set(s.name, hashOf([s, policies.get(s.name) ?? null]));
+  for (const s of model.services) services.set(s.name, hashOf([memoHash(s), memoHash(policies.get(s.name) ?? null)]));
   // A name read that is not a service (an unknown callee or caller, which lint reports) has no
   // hash: it counts as changed when it appears or disappears, as services do.
   const reads = new Map<string, readonly string[]>();

@@ -88,11 +88,24 @@ export function nodeManifests(model: MeshModel): ServiceManifest[] {
   return gateways.length ? [...model.services, ...gateways] : [...model.services];
 }
 
+/** Gaps computed by an earlier lint of a node whose inputs are unchanged (src/lint/gap-cache.ts). */
+export interface GapReuse {
+  known(service: string): readonly PolicyGap[] | undefined;
+  learn(service: string, gaps: readonly PolicyGap[]): void;
+}
+
 /** Every gap of every proxyless gRPC node, for the lint (MESH070). Sorted by service, policy, target. */
-export function grpcPolicyGaps(model: MeshModel): PolicyGap[] {
+export function grpcPolicyGaps(model: MeshModel, reuse?: GapReuse): PolicyGap[] {
   // Only proxyless nodes have gaps: translating the Envoy nodes too was a tenth of every lint.
-  return translateMesh(model, {}, (s) => s.protocol === 'grpc')
-    .ir.nodes.flatMap((n) => n.gaps)
+  const grpc = model.services.filter((s) => s.protocol === 'grpc');
+  const known = new Map<string, readonly PolicyGap[]>();
+  for (const s of grpc) {
+    const k = reuse?.known(s.name);
+    if (k) known.set(s.name, k);
+  }
+  const fresh = translateMesh(model, {}, (s) => s.protocol === 'grpc' && !known.has(s.name)).ir.nodes;
+  for (const n of fresh) reuse?.learn(n.id, n.gaps);
+  return [...fresh.flatMap((n) => n.gaps), ...[...known.values()].flat()]
     .sort(
       (a, b) => compareStrings(a.service, b.service) || compareStrings(a.policy, b.policy) || compareStrings(a.target, b.target),
     );

@@ -164,7 +164,7 @@ export class AdminServer {
         if (body.displayDir !== undefined && typeof body.displayDir !== 'string') throw new HttpError(400, 'displayDir must be a string');
         const display = typeof body.displayDir === 'string' ? body.displayDir.slice(0, 256) : 'mesh';
         if (body.dryRun === true) return this.cp.plan(sources as MeshSources, display);
-        return this.replica ? this.replica.apply(sources as MeshSources, display, appliedBy(role)) : this.cp.apply(sources as MeshSources, display);
+        return this.replica ? this.replica.apply(sources as MeshSources, display, appliedBy(role)) : this.cp.applyAsync(sources as MeshSources, display);
       }
       case 'GET /v1/history': {
         requireAdmin();

@@ -16,17 +16,20 @@ import { readRegularFile } from '../config/source-file';
 import { lintMesh } from '../lint';
 import { RESOURCE_KINDS } from '../envoy/resources';
 import { diagAt, hasErrors, type Diagnostic } from '../diag/diagnostic';
-import { compileMesh, type CompileResult } from '../envoy/compile';
+import { compileMesh, nodeCompiler, type CompileResult, type NodeOutput } from '../envoy/compile';
 import type { MeshModel } from '../model/types';
-import { validateCompiled } from '../output/validate-output';
+import { validateNodeOutput } from '../output/validate-output';
+import { runSliced, runSync, type Steps } from '../util/sliced';
 import { SnapshotCache } from './cache';
 import type { Logger } from './log';
-import { buildSnapshots, callersIndex, refreshLiveState, type SecretSource } from './mesh-state';
+import { buildSnapshots, callersIndex, refreshLiveState, snapshotOfNode, type SecretSource } from './mesh-state';
 import { mergeCompiled, preparedIn, type InstalledCompile } from './incremental';
 import { buildDependencyIndex, nodesToRecompute, type DependencyIndex } from '../model/dependencies';
 import { Metrics } from './metrics';
 import { contentKey, CurrentEncodings, ResourceEncoder } from './prepared';
 import { ValidationCache } from '../validate/validate';
+import { SourceCache } from '../config/source-cache';
+import { GapCache } from '../lint/gap-cache';
 import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
@@ -48,12 +51,16 @@ export interface ApplyResult {
   readonly recomputedNodes?: number;
   /** The snapshot versions every changed node must ACK: node -> kind -> version. */
   readonly expected?: Record<string, Record<string, string>>;
+  /** Wall time of each stage of the apply (lint, index, compile, validate, snapshots, install), ms. */
+  readonly stagesMs?: Readonly<Record<string, number>>;
 }
 
 /** How many (type, version) pairs served by earlier revisions a replica remembers (see knowsVersion). */
 const KNOWN_VERSIONS_MAX = 200_000;
 /** The resource types registered instances feed (EDS, and proxyless server listeners, A36). */
 const LIVE_KINDS = ['endpoints', 'listeners'] as const;
+/** How long applyAsync works before giving the event loop back (the target is a worst delay under 50 ms). */
+const APPLY_SLICE_MS = 10;
 const SOURCE_PATTERN = /^(mesh\.ya?ml|mesh_policies\.ya?ml|services\/[A-Za-z0-9._-]+\.ya?ml)$/;
 
 export class ControlPlane {
@@ -65,6 +72,9 @@ export class ControlPlane {
   /** What registry changes encode between applies: the current encoding per resource only. */
   private readonly current = new CurrentEncodings(this.encoder);
   private readonly validation = new ValidationCache();
+  /** Per-file lint results of the last apply: an unchanged file is not parsed or modelled again. */
+  private readonly sourceCache = new SourceCache();
+  private readonly gapCache = new GapCache();
   private compiled?: CompileResult;
   /** The installed apply's dependency index and compiled nodes: what the next apply is incremental against. */
   private installed?: InstalledCompile;
@@ -115,6 +125,9 @@ export class ControlPlane {
     this.preparedListeners.add(listener);
     return () => this.preparedListeners.delete(listener);
   }
+
+  /** Set while applyAsync prepares: what changed meanwhile (registry services, PKI store). */
+  private inFlight?: { services: Set<string>; secrets: boolean };
 
   /** Set by installRestored: the compiled mesh is made on first need (a registry change, a certificate refresh). */
   private compileLater = false;
@@ -175,9 +188,47 @@ export class ControlPlane {
 
   /** lint + compile + validate + snapshot; all or nothing. `seq`: the store's number for this revision. */
   apply(sources: MeshSources, displayDir = 'mesh', seq?: number): ApplyResult {
+    if (this.inFlight) return applyInProgress(displayDir);
     const prepared = this.prepareApply(sources, displayDir);
     if (!prepared.ok) return prepared;
     return this.installPrepared(prepared, sources, seq);
+  }
+
+  /**
+   * apply(), with the event loop given back every APPLY_SLICE_MS while it
+   * lints, compiles, validates and encodes (issue 20 item 2): streams keep
+   * being served the installed revision, registrations keep being taken.
+   * One apply at a time: another one while this runs is refused (MESH240),
+   * and a queue of waiting applies is never held. What changed in the
+   * registry or the PKI store meanwhile is brought into the new snapshots
+   * before they are installed.
+   */
+  async applyAsync(sources: MeshSources, displayDir = 'mesh', seq?: number): Promise<ApplyResult> {
+    if (this.inFlight) return applyInProgress(displayDir);
+    const during = { services: new Set<string>(), secrets: false };
+    this.inFlight = during;
+    try {
+      const prepared = await runSliced(this.prepareSteps(sources, displayDir), APPLY_SLICE_MS);
+      if (!prepared.ok) return { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
+      return this.installPrepared(prepared, sources, seq);
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  /** The recomputed nodes' live state as it is now: registrations and certificates that changed while the apply was prepared. */
+  private catchUp(p: Prepared, during: { services: Set<string>; secrets: boolean }): void {
+    const kept = new Set(p.kept);
+    const recomputed = p.compiled.nodes.filter((n) => !kept.has(n.id));
+    const declared = declaredVersions(p.model);
+    const live = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declared, i) === undefined);
+    if (during.secrets) {
+      for (const node of recomputed) p.snaps.set(node.id, snapshotOfNode(node, live, this.opts.secrets, this.encoder));
+    } else if (during.services.size > 0) {
+      // An encoding of this apply's own: the slots of the installed revision are keyed by its compiled resources.
+      const fresh = new CurrentEncodings(this.encoder);
+      for (const node of recomputed) p.snaps.set(node.id, refreshLiveState(p.snaps.get(node.id)!, node, during.services, live, fresh));
+    }
   }
 
   /** The checks of an apply, changing nothing: a replica records the revision in its store between this and installPrepared. */
@@ -230,16 +281,28 @@ export class ControlPlane {
   }
 
   private prepare(sources: MeshSources, displayDir: string): Prepared | { ok: false; diagnostics: Diagnostic[] } {
+    return runSync(this.prepareSteps(sources, displayDir));
+  }
+
+  /**
+   * lint, compile, validate and snapshot, yielding between nodes: run at once by
+   * prepare(), in event-loop slices by applyAsync(). Changes nothing.
+   */
+  private *prepareSteps(sources: MeshSources, displayDir: string): Steps<Prepared | { ok: false; diagnostics: Diagnostic[] }> {
     const bad = Object.keys(sources).filter((p) => !SOURCE_PATTERN.test(p) || typeof sources[p] !== 'string');
     if (bad.length > 0) {
       return { ok: false, diagnostics: bad.map((p) => diagAt({ file: p, line: 1, col: 1 }, 'error', 'MESH093', `not a mesh source file: ${p}`)) };
     }
+    const tm = stageTimer();
     // Linted from memory: `mesh apply` sent the files, and writing thousands of them to a
-    // temp folder only to read them back was a fifth of a large apply.
-    const loaded = lintMesh(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources });
+    // temp folder only to read them back was a fifth of a large apply. Files unchanged since
+    // the last apply are not parsed or modelled again (the source cache).
+    const loaded = lintMesh(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache });
     const diags: Diagnostic[] = [...loaded.diagnostics];
     if (!loaded.model) return { ok: false, diagnostics: diags };
     const model: MeshModel = loaded.model;
+    tm('lint');
+    yield;
     const pinned = this.opts.trustDomain;
     if (pinned !== undefined && model.settings.trustDomain !== pinned) {
       const d = diagAt(model.settings.trustDomainPos, 'error', 'MESH112', `trust_domain ${model.settings.trustDomain} is not the trust domain of the running PKI (${pinned}): every sidecar's and every admin's certificate would be refused, this apply's included; nothing was applied`, {
@@ -256,19 +319,36 @@ export class ControlPlane {
     for (const id of index.reads.keys()) if (!base?.nodes.has(id)) recompute.add(id);
     const kept = [...index.reads.keys()].filter((id) => !recompute.has(id));
     const partial = kept.length > 0 ? (s: { name: string }): boolean => recompute.has(s.name) : undefined;
-    const fresh: CompileResult = compileMesh(model, { bootstraps: false }, partial);
-    diags.push(...fresh.diagnostics);
+    tm('index');
+    yield;
+    // compileMesh(model, { bootstraps: false }, partial), a node at a time.
+    const compiler = nodeCompiler(model, {}, partial);
+    const outputs: NodeOutput[] = [];
+    for (const svc of compiler.services) {
+      outputs.push(compiler.node(svc));
+      yield;
+    }
+    const fresh: CompileResult = compiler.result(outputs);
+    tm('compile');
+    // validateCompiled, a node at a time; unchanged resources hit the validation cache.
+    const check = { cache: this.validation, keyOf: (r: unknown) => contentKey(r as object) };
+    for (const node of fresh.nodes) {
+      diags.push(...validateNodeOutput(node, check));
+      yield;
+    }
+    tm('validate');
     if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-    diags.push(...validateCompiled(fresh, { cache: this.validation, keyOf: (r) => contentKey(r as object) }));
-    if (hasErrors(diags)) return { ok: false, diagnostics: diags };
-    let snaps: Map<string, NodeSnapshot>;
-    try {
-      const declared = declaredVersions(model);
-      const instancesOf = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declared, i) === undefined);
-      snaps = buildSnapshots(fresh, fresh.nodes.map((n) => n.id), instancesOf, this.opts.secrets, this.encoder);
-    } catch (err) {
-      // The PKI store lacks a node's credentials, or similar: refuse, keep serving the old snapshot.
-      return { ok: false, diagnostics: [...diags, diagAt({ file: 'pki', line: 1, col: 1 }, 'error', 'MESH094', `cannot build snapshots: ${(err as Error).message}`)] };
+    const snaps = new Map<string, NodeSnapshot>();
+    const declared = declaredVersions(model);
+    const instancesOf = (s: string, v?: string): Instance[] => this.registry.of(s, v).filter((i) => governanceOf(declared, i) === undefined);
+    for (const node of fresh.nodes) {
+      try {
+        snaps.set(node.id, snapshotOfNode(node, instancesOf, this.opts.secrets, this.encoder));
+      } catch (err) {
+        // The PKI store lacks a node's credentials, or similar: refuse, keep serving the old snapshot.
+        return { ok: false, diagnostics: [...diags, diagAt({ file: 'pki', line: 1, col: 1 }, 'error', 'MESH094', `cannot build snapshots: ${(err as Error).message}`)] };
+      }
+      yield;
     }
     const problems = [...snaps.values()].flatMap((s) => checkSnapshot(s));
     if (problems.length > 0) {
@@ -276,10 +356,14 @@ export class ControlPlane {
     }
     const compiled = kept.length > 0 ? mergeCompiled(fresh, kept.map((id) => base!.nodes.get(id)!)) : fresh;
     for (const id of kept) snaps.set(id, this.cache.get(id)!);
-    return { ok: true, model, compiled, snaps, diagnostics: diags, index, base, kept };
+    tm('snapshots');
+    return { ok: true, model, compiled, snaps, diagnostics: diags, index, base, kept, stagesMs: tm.stages };
   }
 
   installPrepared(p: Prepared, sources: MeshSources, seq?: number): ApplyResult {
+    const installStart = performance.now();
+    // Prepared in slices (applyAsync): registrations and certificates may have changed meanwhile.
+    if (this.inFlight) this.catchUp(p, this.inFlight);
     if (p.kept.length > 0) {
       if (this.installed === p.base) {
         // The kept nodes' snapshots as served now: registry changes since prepare() updated them.
@@ -320,7 +404,8 @@ export class ControlPlane {
     this.opts.log.log('info', 'applied', { revision: this.revision, seq: this.seq, nodes: p.snaps.size, recomputed: recomputedNodes, changed });
     for (const l of this.installListeners) l(p.model);
     for (const l of this.preparedListeners) l(p, sources, this.revision);
-    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, recomputedNodes, expected };
+    const stagesMs = { ...p.stagesMs, install: Math.round(performance.now() - installStart) };
+    return { ok: true, diagnostics: p.diagnostics, revision: this.revision, ...(this.seq > 0 ? { seq: this.seq } : {}), changedNodes: changed, recomputedNodes, expected, stagesMs };
   }
 
   /** Per node and type: current, ACKed and pending versions, last NACK (`mesh status`, `apply --wait`). */
@@ -380,6 +465,7 @@ export class ControlPlane {
   }
 
   private onRegistryChange(services: ReadonlySet<string>): void {
+    if (this.inFlight) for (const s of services) this.inFlight.services.add(s);
     if (!this.ensureCompiled() || !this.compiled) return;
     const affected = new Set<string>();
     for (const s of services) for (const n of this.callers.get(s) ?? []) affected.add(n);
@@ -413,6 +499,7 @@ export class ControlPlane {
    * re-issued certificates (and the bundle) go out. Returns the nodes that changed.
    */
   refreshSecrets(): string[] {
+    if (this.inFlight) this.inFlight.secrets = true;
     if (!this.ensureCompiled() || !this.compiled || !this.opts.secrets) return [];
     const all = new Set(this.compiled.nodes.map((n) => n.id));
     const rebuilt = buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder);
@@ -450,6 +537,13 @@ export class ControlPlane {
   }
 }
 
+function applyInProgress(displayDir: string): ApplyResult {
+  return {
+    ok: false,
+    diagnostics: [diagAt({ file: displayDir, line: 1, col: 1 }, 'error', 'MESH240', 'another apply is being prepared on this control plane; nothing was applied', { hint: 'retry when it has finished (mesh status shows the served revision)' })],
+  };
+}
+
 /** service -> declared versions: asked on every registration, so a lookup, not a scan of the services. */
 function declaredVersions(model: MeshModel): Map<string, readonly string[]> {
   return new Map(model.services.map((s) => [s.name, s.versions]));
@@ -473,6 +567,8 @@ export interface Prepared {
   readonly base: InstalledCompile | undefined;
   /** Nodes whose inputs did not change: compiled output and snapshot taken from `base`. */
   readonly kept: readonly string[];
+  /** Wall time of each stage (lint, index, compile, validate, snapshots), ms. */
+  readonly stagesMs?: Readonly<Record<string, number>>;
 }
 
 export interface PlanResult {
@@ -532,4 +628,16 @@ export function readMeshSources(dir: string): MeshSources {
     for (const f of fs.readdirSync(svc).sort()) if (/\.ya?ml$/.test(f)) take(`services/${f}`);
   }
   return out;
+}
+
+/** Wall time of each stage of an apply, in ms (bench/apply.ts prints them). */
+function stageTimer(): ((stage: string) => void) & { readonly stages: Record<string, number> } {
+  let t = performance.now();
+  const stages: Record<string, number> = {};
+  const mark = (stage: string): void => {
+    const now = performance.now();
+    stages[stage] = Math.round(now - t);
+    t = now;
+  };
+  return Object.assign(mark, { stages });
 }

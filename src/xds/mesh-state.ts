@@ -157,7 +157,12 @@ export function buildSnapshots(
   for (const id of nodeIds) {
     const node = byId.get(id);
     if (!node) continue;
-    out.set(id, buildNodeSnapshot(id, node.kind, nodeResourcesWithLiveState(node, instancesOf, secrets), encoder));
+    out.set(id, snapshotOfNode(node, instancesOf, secrets, encoder));
   }
   return out;
+}
+
+/** One node's snapshot with its live state (buildSnapshots for one node, without indexing the compile). */
+export function snapshotOfNode(node: NodeOutput, instancesOf: LiveInstances, secrets: SecretSource | undefined, encoder: ResourceEncoder): NodeSnapshot {
+  return buildNodeSnapshot(node.id, node.kind, nodeResourcesWithLiveState(node, instancesOf, secrets), encoder);
 }

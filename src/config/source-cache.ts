@@ -1,0 +1,67 @@
+/**
+ * Per-file results of a load, reused by the next load of the same text
+ * (issue 20 item 1): the control plane lints every apply, and an apply that
+ * changes one manifest of 10,000 used to parse, schema-check and model all
+ * 10,000 again. Keyed by the file's name as shown in diagnostics, the schema
+ * it is checked against and a hash of its text (and, for a manifest's model,
+ * of the settings it was built with): a hit is exactly what the miss would
+ * compute. The cross-service checks (src/model/checks.ts) are not cached:
+ * they always run on the whole model.
+ *
+ * Bounded: one generation per load, and what the last load did not use is
+ * dropped at the next (as src/validate/validate.ts's ValidationCache).
+ */
+import { createHash } from 'node:crypto';
+import type { Diagnostic } from '../diag/diagnostic';
+import type { ServiceManifest, ServicePolicies } from '../model/types';
+import type { SourceFile } from './source-file';
+
+export interface CachedSource {
+  readonly src: SourceFile;
+  /** Parse and schema diagnostics, as the load reported them. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** For a schema-valid manifest: its model, built with the settings whose key is `settingsKey`. */
+  service?: { readonly settingsKey: string; readonly manifest: ServiceManifest };
+  /** For the policy file: each service's policies, built from this very text (they depend on nothing else). */
+  policies?: Map<string, ServicePolicies>;
+}
+
+export class SourceCache {
+  private current = new Map<string, CachedSource>();
+  private previous = new Map<string, CachedSource>();
+  hits = 0;
+  misses = 0;
+
+  /** The key of one file's text checked against `schema`, shown as `display`. */
+  static key(display: string, schema: string, text: string): string {
+    return `${schema}\0${display}\0${createHash('sha256').update(text).digest('base64')}`;
+  }
+
+  get(key: string): CachedSource | undefined {
+    const hit = this.current.get(key) ?? this.previous.get(key);
+    if (hit) {
+      this.hits++;
+      this.current.set(key, hit);
+    } else this.misses++;
+    return hit;
+  }
+
+  set(key: string, entry: CachedSource): void {
+    this.current.set(key, entry);
+  }
+
+  /** Starts a load: entries the previous load did not use are forgotten. */
+  nextGeneration(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+
+  get size(): number {
+    return new Set([...this.current.keys(), ...this.previous.keys()]).size;
+  }
+}
+
+/** The key of the settings a manifest's model depends on (mesh.yml, defaults included). */
+export function settingsKey(settings: unknown): string {
+  return createHash('sha256').update(JSON.stringify(settings) ?? '').digest('base64');
+}
