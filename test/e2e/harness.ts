@@ -164,7 +164,9 @@ async function startMeshIn(populate: (dir: string) => void): Promise<TestMesh> {
     const trustDomain = model.settings.trustDomain;
     const pkiDir = path.join(dir, 'pki');
     await initCa(pkiDir, { trustDomain });
-    await issueIdentities(pkiDir, [...model.services.map((s) => serviceId(s.name)), controlPlane, admin('ops')], { trustDomain });
+    // Ingress gateways are nodes too (mesh certs issue issues them): serve refuses a node without its certificate.
+    const nodes = [...model.services.map((s) => s.name), ...(model.gateways ?? []).map((g) => g.name)];
+    await issueIdentities(pkiDir, [...nodes.map((n) => serviceId(n)), controlPlane, admin('ops')], { trustDomain });
     const running = await startControlPlane({ meshDir: dir, pkiDir, host: '127.0.0.1', xdsPort: 0, adminPort: 0, proxylessPort: 0, log: silentLogger });
     // The bound ports, where `mesh build`, `mesh apply` and the SDK look for them.
     const meshFile = path.join(dir, 'mesh.yml');
