@@ -79,6 +79,14 @@ export class PostgresStore implements MeshStore {
         // Numbering and committing under one lock: seq order is commit order, so a
         // replica that has seen seq N has seen every revision before it.
         await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
+        if (rev.onlyIfEmpty) {
+          const newest = await client.query<RevisionRow>('SELECT * FROM mesh_revisions ORDER BY seq DESC LIMIT 1');
+          if (newest.rows.length > 0) {
+            await client.query('COMMIT');
+            ok = true;
+            return toRevision(newest.rows[0]!);
+          }
+        }
         const r = await client.query<RevisionRow>(
           'INSERT INTO mesh_revisions (revision, applied_by, rollback_of, sources) VALUES ($1, $2, $3, $4) RETURNING seq, revision, applied_by, applied_at, rollback_of',
           [rev.revision, rev.appliedBy, rev.rollbackOf ?? null, JSON.stringify(sortKeys(rev.sources))],

@@ -43,7 +43,8 @@ export class Replica {
       startup = restore?.(latest) ?? this.cp.apply(latest.sources, 'store', latest.seq);
       this.log.log('info', 'restored the last applied mesh from the store', { store: this.store.location, revision: latest.revision, seq: latest.seq, ok: startup.ok });
     }
-    if ((!startup || !startup.ok) && meshDir) startup = await this.apply(readMeshSources(meshDir), meshDir, 'mesh-dir');
+    // An empty store: the directory is recorded unless another replica starting at the same time recorded first.
+    if ((!startup || !startup.ok) && meshDir) startup = await this.apply(readMeshSources(meshDir), meshDir, 'mesh-dir', undefined, !latest);
     this.store.onAppended(() => void this.catchUp().catch(() => undefined));
     await this.registry?.start();
     this.store.onHealth((h) => this.log.log(h.ok ? 'info' : 'error', h.ok ? 'store available again' : 'MESH200: store unavailable; serving the last good snapshot, refusing applies and registrations', { store: this.store.location, ...(h.problem ? { problem: h.problem } : {}) }));
@@ -51,17 +52,19 @@ export class Replica {
   }
 
   /** lint + compile + validate here, record in the store, then serve: all or nothing. */
-  apply(sources: MeshSources, displayDir: string, appliedBy: string, rollbackOf?: number): Promise<ApplyResult> {
+  apply(sources: MeshSources, displayDir: string, appliedBy: string, rollbackOf?: number, onlyIfEmpty = false): Promise<ApplyResult> {
     return this.serially(async () => {
       const prepared = this.cp.prepareApply(sources, displayDir);
       if (!prepared.ok) return prepared;
       let stored: StoredRevision;
       try {
-        stored = await this.store.append({ revision: revisionOf(sources), appliedBy, sources, ...(rollbackOf !== undefined ? { rollbackOf } : {}) });
+        stored = await this.store.append({ revision: revisionOf(sources), appliedBy, sources, ...(rollbackOf !== undefined ? { rollbackOf } : {}), ...(onlyIfEmpty ? { onlyIfEmpty } : {}) });
       } catch (err) {
         if (err instanceof StoreUnavailable) return { ok: false, diagnostics: [storeDiag(err.message)] };
         throw err;
       }
+      // First start, and another replica recorded its directory first (a different one): serve what the store holds.
+      if (onlyIfEmpty && stored.revision !== revisionOf(sources)) return this.cp.apply(stored.sources, 'store', stored.seq);
       // Another replica's later revision was installed while this one was being recorded.
       if (stored.seq <= this.cp.seq) return { ok: true, diagnostics: prepared.diagnostics, revision: stored.revision, seq: stored.seq, supersededBy: this.cp.seq, changedNodes: [] };
       const r = this.cp.installPrepared(prepared, sources, stored.seq);

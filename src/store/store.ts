@@ -26,6 +26,12 @@ export interface NewRevision {
   readonly appliedBy: string;
   readonly rollbackOf?: number;
   readonly sources: MeshSources;
+  /**
+   * The mesh directory of a first start: recorded only if the store still holds no revision
+   * (else the newest one is returned, unchanged), so replicas starting at once on an empty
+   * database record it once. A folder store has one writer and records it as usual.
+   */
+  readonly onlyIfEmpty?: boolean;
 }
 
 /** A revision without its sources, for listings. */

@@ -97,6 +97,23 @@ test('three replicas starting at once migrate the schema once, and the history i
   await assert.rejects(sql('DELETE FROM mesh_revisions'), /append-only/);
 });
 
+test('replicas starting at once on an empty database record the mesh directory once (the first to get the lock)', { skip }, async () => {
+  await sql('CREATE DATABASE fresh');
+  const url = pg.url.replace(/\/mesh$/, '/fresh');
+  const stores = [0, 1, 2].map(() => new PostgresStore(url, 60_000));
+  try {
+    // Each opened an empty store, so each would record its directory (Replica.start): only the first does.
+    assert.deepEqual(await Promise.all(stores.map((s) => s.open())), [undefined, undefined, undefined]);
+    const got = await Promise.all(stores.map((s, i) => s.append({ revision: `r${i}`, appliedBy: 'mesh-dir', sources: { 'mesh.yml': `# ${i}` }, onlyIfEmpty: true })));
+    assert.equal(new Set(got.map((g) => `${g.seq} ${g.revision} ${JSON.stringify(g.sources)}`)).size, 1, 'every replica is given the one recorded revision, with its sources');
+    assert.deepEqual((await stores[0]!.history(10)).map((h) => h.seq), [got[0]!.seq], 'one row, not one per replica');
+    // Once the store holds a revision, an ordinary append records as before.
+    assert.equal((await stores[1]!.append({ revision: 'r9', appliedBy: 'test', sources: {} })).seq, got[0]!.seq + 1);
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+});
+
 test('replicas: an apply on one reaches every replica\'s nodes, recorded with the admin\'s SPIFFE ID', { skip }, async () => {
   const [r1, r2, r3] = [await replica(), await replica(), await replica()];
   // The first replica found the row of the previous test, which is not a mesh, and applied the directory.
