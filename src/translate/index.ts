@@ -103,7 +103,10 @@ export function grpcPolicyGaps(model: MeshModel, reuse?: GapReuse): PolicyGap[] 
     const k = reuse?.known(s.name);
     if (k) known.set(s.name, k);
   }
-  const fresh = translateMesh(model, {}, (s) => s.protocol === 'grpc' && !known.has(s.name)).ir.nodes;
+  // translateMesh's nodes without its IR wrapper (sourcesOf over every file was most of a lint that reuses gaps).
+  const missing = grpc.filter((s) => !known.has(s.name));
+  const ctx = missing.length > 0 ? buildContext(model, {}) : undefined;
+  const fresh = missing.map((s) => translateNode(ctx!, s));
   for (const n of fresh) reuse?.learn(n.id, n.gaps);
   return [...fresh.flatMap((n) => n.gaps), ...[...known.values()].flat()]
     .sort(
