@@ -72,7 +72,8 @@ export interface NodeCompiler {
 
 export function nodeCompiler(model: MeshModel, opts: TranslateOptions, only?: (service: ServiceManifest) => boolean): NodeCompiler {
   const ctx = buildContext(model, opts);
-  const services = sortedBy(only ? model.services.filter(only) : nodeManifests(model), (s) => s.name);
+  // Gateways are nodes too (nodeManifests): a partial compile filters them like services.
+  const services = sortedBy(only ? nodeManifests(model).filter(only) : nodeManifests(model), (s) => s.name);
   return {
     services,
     node: (svc) => {

@@ -226,7 +226,7 @@ test('an unknown node gets a clear NOT_FOUND, not an empty config', async () => 
     s.send({ node: { id: 'grant-pai' }, type_url: TYPE.clusters });
     const status = await s.closed;
     assert.equal(status.code, grpc.status.NOT_FOUND);
-    assert.match(status.details, /node "grant-pai" is not in the mesh \(known nodes: grant-pay, impact-calc, public-docs\)/);
+    assert.match(status.details, /node "grant-pai" is not in the mesh \(known nodes: citizen-gw, grant-pay, impact-calc, public-docs\)/);
   });
 });
 
