@@ -11,6 +11,7 @@ import { assertReplaceable } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
 import { buildCacheDir, cacheProtection, closeBuildCache, openBuildCache } from '../cache/build-cache';
+import { diffWithIndex, hashTree, readCheckIndex, writeCheckIndex, type BuiltNode, type CheckIndex } from '../cache/check-index';
 import type { SetExit } from './main';
 
 interface BuildOptions {
@@ -56,6 +57,10 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   let tree: FileTree;
   let nodes: number;
   let fromCache = 0;
+  let index: CheckIndex | undefined;
+  let skipped: string[] = [];
+  let built: BuiltNode[] = [];
+  let keyedMade = 0;
   if (opts.explain) {
     // --explain needs every node's IR at once; without it the tree (and --check) stays exactly the committed out/.
     const compiled = compileMesh(loaded.model, compileOpts);
@@ -68,28 +73,50 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     // Node by node on every core, each node validated as it is made (src/envoy/emit.ts); nodes
     // whose inputs are unchanged since an earlier build come from the build cache (src/cache).
     const cache = useCache ? openBuildCache(loaded.model, cacheDir, { ...compileOpts, validate: true }) : undefined;
-    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true, ...(cache ? { cache: cache.emit } : {}) });
+    // --check: nodes whose key the check index of --out records are compared by stat (src/cache/check-index.ts).
+    index = cache && opts.check ? readCheckIndex(cacheDir, opts.out) : undefined;
+    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true, ...(cache ? { cache: cache.emit } : {}), ...(index ? { skip: index.nodes } : {}) });
     diags.push(...emitted.diagnostics);
     if (cache) diags.push(...closeBuildCache(cache));
     tree = emitted.tree;
     nodes = emitted.nodes;
     fromCache = emitted.fromCache;
+    skipped = emitted.skipped;
+    if (cache) built = indexedNodes(emitted.built, cache.emit.keys, index);
+    keyedMade = cache ? emitted.built.filter((n) => cache.emit.keys.has(n.id)).length : 0;
   }
   if (hasErrors(diags)) return finish(diags, 1);
   if (opts.check) {
-    const stale = staleReport(tree, opts.out, dir, rebuildCommand(dir, opts));
+    const fast = index ? diffWithIndex(tree, skipped, index, opts.out) : undefined;
+    const stale = staleReport(tree, opts.out, dir, rebuildCommand(dir, opts), fast);
     process.stdout.write(formatDiagnostics(diags, 'text'));
     if (stale !== undefined) {
       process.stdout.write(stale);
       return 1;
     }
-    process.stderr.write(`${opts.out} is up to date (${tree.size} files, ${nodes} nodes${cachedNote(fromCache)})\n`);
+    // Up to date: the index records it as found, so that the next --check stats instead of reading.
+    if (useCache && (fast === undefined || fast.rehashed > 0 || keyedMade > 0)) writeCheckIndex(cacheDir, opts.out, withIndexed(hashTree(tree), skipped, index), built);
+    process.stderr.write(`${opts.out} is up to date (${tree.size + skipped.length} files, ${nodes} nodes${cachedNote(fromCache)}${skipped.length > 0 ? `; ${skipped.length} files compared by the check index` : ''})\n`);
     return 0;
   }
   writeTreeAtomically(opts.out, tree, { force: opts.force, protect, onRecover: (n) => process.stderr.write(`mesh build: ${n}\n`) });
+  if (useCache) writeCheckIndex(cacheDir, opts.out, hashTree(tree), built);
   process.stdout.write(formatDiagnostics(diags, 'text'));
   process.stderr.write(`wrote ${tree.size} files for ${nodes} nodes to ${opts.out}${cachedNote(fromCache)}\n`);
   return 0;
+}
+
+/** The nodes the check index records: each keyed node made or cached now, and each the index let --check skip. */
+function indexedNodes(made: ReadonlyArray<{ id: string; entryText: string; paths: readonly string[] }>, keys: ReadonlyMap<string, string>, index: CheckIndex | undefined): BuiltNode[] {
+  const out: BuiltNode[] = made.flatMap((n) => (keys.has(n.id) ? [{ key: keys.get(n.id)!, entryText: n.entryText, paths: n.paths }] : []));
+  if (index) for (const key of keys.values()) if (index.nodes.has(key)) out.push({ key, ...index.nodes.get(key)! });
+  return out;
+}
+
+/** The rendered files' hashes plus the recorded hashes of the skipped files (--check found them all as recorded). */
+function withIndexed(hashes: Map<string, string>, skipped: readonly string[], index: CheckIndex | undefined): Map<string, string> {
+  if (index) for (const rel of skipped) hashes.set(rel, index.files.get(rel)![0]);
+  return hashes;
 }
 
 /** The build that rewrites `--out` as --check compared it: the same flags that shape the tree, or it would not fix it. */

@@ -37,6 +37,12 @@ export interface EmitOptions extends CompileOptions {
    * calling thread (workers get the options without it).
    */
   readonly cache?: EmitCache;
+  /**
+   * `--check` with the check index (src/cache/check-index.ts): nodes whose key
+   * is here are neither read nor made; their files are left out of the tree
+   * and listed in `skipped` (their manifest entry comes from here).
+   */
+  readonly skip?: ReadonlyMap<string, { readonly entryText: string; readonly paths: readonly string[] }>;
 }
 
 export interface EmitCache {
@@ -62,6 +68,10 @@ export interface EmitResult {
   readonly byWorkers: number;
   /** Nodes taken from the cache. */
   readonly fromCache: number;
+  /** With `skip`: the paths of the skipped nodes' files (not in `tree`). */
+  readonly skipped: string[];
+  /** Each made or cached node's manifest entry and file paths, in node order (the check index records them). */
+  readonly built: Array<{ readonly id: string; readonly entryText: string; readonly paths: readonly string[] }>;
 }
 
 /** Below this many nodes a worker's start-up and the model's copy cost more than they save. */
@@ -87,14 +97,23 @@ interface EmitInit {
 }
 
 export function emitTree(model: MeshModel, opts: EmitOptions = {}): EmitResult {
-  const { cache, ...plain } = opts;
+  const { cache, skip, ...plain } = opts;
   const runner = nodeRunner(model, plain);
   const total = runner.services.length;
   const results: NodeJobResult[] = new Array(total);
   // The cache first: only the nodes it lacks are made, and only they go to the workers.
   const todo: number[] = [];
+  const skipped: string[] = [];
+  const isSkipped = new Set<number>();
   for (let j = 0; j < total; j++) {
     const key = cache?.keys.get(runner.services[j]!.name);
+    const known = key !== undefined ? skip?.get(key) : undefined;
+    if (known) {
+      results[j] = { id: runner.services[j]!.name, entryText: known.entryText, paths: [], offsets: [0], bytes: new Uint8Array(0), diagnostics: [] };
+      skipped.push(...known.paths);
+      isSkipped.add(j);
+      continue;
+    }
     const hit = key !== undefined ? cache!.store.get(key) : undefined;
     if (hit) results[j] = { ...hit, diagnostics: [] };
     else todo.push(j);
@@ -121,7 +140,7 @@ export function emitTree(model: MeshModel, opts: EmitOptions = {}): EmitResult {
   const files: Array<readonly [string, Uint8Array]> = [];
   for (const r of results) r.paths.forEach((p, i) => files.push([p, r.bytes.subarray(r.offsets[i], r.offsets[i + 1])]));
   files.push([MANIFEST_FILE, Buffer.from(manifestText(results, runner.marker, model.settings.name, runner.sources), 'utf8')]);
-  return { tree: new Map(sortedByPath(files)), diagnostics: results.flatMap((r) => r.diagnostics), nodes: total, byWorkers: stats.byWorkers, fromCache: total - todo.length };
+  return { tree: new Map(sortedByPath(files)), diagnostics: results.flatMap((r) => r.diagnostics), nodes: total, byWorkers: stats.byWorkers, fromCache: total - todo.length - isSkipped.size, skipped, built: results.filter((_, j) => !isSkipped.has(j)).map((r) => ({ id: r.id, entryText: r.entryText, paths: r.paths })) };
 }
 
 interface NodeRunner {

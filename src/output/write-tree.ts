@@ -157,8 +157,8 @@ function readTreeBytes(dir: string): Map<string, Buffer> {
  * under a line naming `rebuild`, the command that rewrites them (with every
  * flag that shaped the tree, or running it would not fix what was found).
  */
-export function staleReport(expected: FileTree, dir: string, sources: string, rebuild: string): string | undefined {
-  const d = diffTree(expected, dir);
+export function staleReport(expected: FileTree, dir: string, sources: string, rebuild: string, diff?: TreeDiff): string | undefined {
+  const d = diff ?? diffTree(expected, dir);
   const lines = [...d.added.map((f) => `missing: ${f}`), ...d.removed.map((f) => `stale:   ${f}`), ...d.changed.map((f) => `changed: ${f}`)];
   if (lines.length === 0) return undefined;
   return `${dir} is out of date with ${sources} (run: ${rebuild}):\n${lines.map((l) => `  ${l}\n`).join('')}`;
