@@ -121,7 +121,11 @@ export function writeCheckIndex(cacheDir: string, outDir: string, hashes: Readon
     fs.writeFileSync(tmp, `${MAGIC}${sha256(Buffer.from(text, 'utf8'))}\n${text}`);
     fs.renameSync(tmp, file);
   } catch {
-    fs.rmSync(file, { force: true });
+    try {
+      fs.rmSync(file, { force: true });
+    } catch {
+      // The cache folder is unusable (the build warned MESH254): there is no index to leave behind.
+    }
   }
 }
 
