@@ -58,6 +58,13 @@ test('mesh build --check with the check index gives the full compare’s verdict
       return fast;
     };
 
+    // The file the edits below touch gets a whole-second mtime (exactly restorable by utimes, which takes
+    // no nanoseconds), so that a hand edit with the mtime put back differs from the record in ctime only.
+    const rel = aNodeFile(out);
+    const file = path.join(out, rel);
+    const wholeSecond = new Date((Math.floor(Date.now() / 1000) - 60) * 1000);
+    fs.utimesSync(file, wholeSecond, wholeSecond);
+
     // Files written within the index write's clock tick are recorded without a stat signature (racy);
     // a --check after the tick records them (as git status refreshes git's index), the next one stats.
     await delay(250);
@@ -68,10 +75,8 @@ test('mesh build --check with the check index gives the full compare’s verdict
     assert.equal(unchanged.code, 0);
     assert.match(unchanged.stderr, /files compared by the check index/);
 
-    const rel = aNodeFile(out);
-    const file = path.join(out, rel);
     const original = fs.readFileSync(file);
-    const { atime, mtime } = fs.statSync(file);
+    const [atime, mtime] = [wholeSecond, wholeSecond];
 
     // A hand edit keeping the size, the inode and the mtime: only ctime tells.
     const edited = Buffer.from(original);
