@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
-import { checkMesh, type PolicyKeys } from '../model/checks';
+import { checkMeshSteps, type PolicyKeys } from '../model/checks';
+import { runSync, type Steps } from '../util/sliced';
 import type { MeshModel, ServiceManifest, ServicePolicies } from '../model/types';
 import { assembleModel, buildPolicies, buildPoliciesFor, buildService, buildSettings } from './build-model';
 import { buildExternals } from './build-externals';
@@ -105,6 +106,16 @@ export async function loadMesh(dir: string, opts: LoadOptions = {}): Promise<Loa
 }
 
 export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResult {
+  return runSync(loadMeshSteps(realDir, opts));
+}
+
+/**
+ * loadMeshSync as steps (src/util/sliced.ts), yielding between files and
+ * between the cross-service rules: the control plane's sliced apply runs it
+ * in event-loop slices (issue 20 item 2). A file that misses the source cache
+ * is parsed in one piece.
+ */
+export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<LoadResult> {
   const abs = path.resolve(realDir);
   const dir = opts.displayDir ?? realDir;
   const files = opts.files ? memoryFiles(opts.files) : diskFiles(abs, opts.followExternalLinks ?? process.env.MESH_FOLLOW_EXTERNAL_LINKS === '1');
@@ -167,18 +178,23 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
     if (entry) entry.service = { settingsKey: setKey, manifest };
   };
   const missed: number[] = [];
-  jobs.forEach((_, j) => {
+  for (let j = 0; j < jobs.length; j++) {
     const hit = cache?.get(keys[j]!);
     if (hit) take(j, hit.src, hit);
     else missed.push(j);
-  });
+    yield;
+  }
   // Each file is checked and modelled as soon as it is parsed, while other files are still being parsed.
   parseAll(missed.map((j) => jobs[j]!), opts.parse, (m, src) => take(missed[m]!, src));
+  yield;
   // Semantic rules need well-typed input; with schema errors they would only add noise.
   if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
-  const model = assembleModel(abs, dir, settings, services, policiesOf(policySrc, policyEntry, services), buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
-  diags.push(...checkMesh({ model, policyKeys: policyKeysOf(policySrc) }));
+  const policies = yield* policiesOf(policySrc, policyEntry, services);
+  yield;
+  const model = assembleModel(abs, dir, settings, services, policies, buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
+  yield;
+  diags.push(...(yield* checkMeshSteps({ model, policyKeys: policyKeysOf(policySrc) })));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and
   // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
@@ -186,15 +202,19 @@ export function loadMeshSync(realDir: string, opts: LoadOptions = {}): LoadResul
 }
 
 /** buildPolicies, reusing what an unchanged policy file built for each service (src/config/source-cache.ts). */
-function policiesOf(src: SourceFile | undefined, entry: CachedSource | undefined, services: readonly ServiceManifest[]): ServicePolicies[] {
+function* policiesOf(src: SourceFile | undefined, entry: CachedSource | undefined, services: readonly ServiceManifest[]): Steps<ServicePolicies[]> {
   if (!src || !entry) return buildPolicies(src, services);
   const built = (entry.policies ??= new Map());
   const names = [...new Set(services.map((s) => s.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return names.map((name) => {
+  const out: ServicePolicies[] = [];
+  // A service at a time: a `defaults:` change builds every service's policies anew.
+  for (const name of names) {
     let p = built.get(name);
     if (!p) built.set(name, (p = buildPoliciesFor(src, [name])[0]!));
-    return p;
-  });
+    out.push(p);
+    yield;
+  }
+  return out;
 }
 
 function isDirectory(p: string): boolean {

@@ -5,9 +5,10 @@
  * Kept here rather than in src/config so the loader never depends on
  * translation or on the PKI.
  */
-import { loadMeshSync, type LoadOptions, type LoadResult } from '../config/load';
+import { loadMeshSteps, type LoadOptions, type LoadResult } from '../config/load';
 import { diagAt, sortDiagnostics } from '../diag/diagnostic';
-import { gapSummary, grpcPolicyGaps } from '../translate';
+import { gapSummary, grpcPolicyGapsSteps } from '../translate';
+import { runSync, type Steps } from '../util/sliced';
 import { applyAcknowledgements } from './acknowledge';
 import type { GapCache } from './gap-cache';
 
@@ -25,11 +26,16 @@ export interface LintOptions extends LoadOptions {
 }
 
 export function lintMesh(dir: string, opts: LintOptions = {}): LoadResult {
-  const loaded = loadMeshSync(dir, opts);
+  return runSync(lintMeshSteps(dir, opts));
+}
+
+/** lintMesh as steps (src/util/sliced.ts), yielding between files, rules and nodes: the control plane's sliced apply. */
+export function* lintMeshSteps(dir: string, opts: LintOptions = {}): Steps<LoadResult> {
+  const loaded = yield* loadMeshSteps(dir, opts);
   if (!loaded.model) return loaded;
   const model = loaded.model;
   const fileOf = new Map(model.services.map((s) => [s.name, s.file]));
-  const gaps = grpcPolicyGaps(model, opts.gapCache?.forModel(model)).map((g) =>
+  const gaps = (yield* grpcPolicyGapsSteps(model, opts.gapCache?.forModel(model))).map((g) =>
     diagAt(g.pos, 'warning', 'MESH070', `${g.service} is a proxyless gRPC member and ${gapSummary(g)}`, {
       // The key the position is on: the gap's own setting, or `protocol` for the mTLS gap pointed at the manifest.
       path: g.subject !== undefined ? 'protocol' : g.policy,

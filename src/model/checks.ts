@@ -10,6 +10,7 @@ import { routeRules } from './route-checks';
 import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 import { checkEventSinks } from './event-checks';
 import { gatewayRules } from './gateway-checks';
+import { runSync, type Steps } from '../util/sliced';
 
 /** Policy sections keyed by service name, with the position of each key (from the policy file). */
 export interface PolicyKeys {
@@ -301,9 +302,19 @@ const guardrailNames: Rule = ({ model }, { names }) => {
 const RULES: readonly Rule[] = [duplicateServices, duplicatePorts, fileNames, grpcSidecar, versions, calls, unknownPolicyTargets, accessRules, unusedAccess, unreachable, splits, tuning, bounds, routes, externalNames, guardrailNames, (input) => checkEventSinks(input.model), ({ model }, { policyOf }) => gatewayRules(model, policyOf)];
 
 export function checkMesh(input: CheckInput): Diagnostic[] {
+  return runSync(checkMeshSteps(input));
+}
+
+/** checkMesh yielding between rules (src/util/sliced.ts): the control plane's sliced apply. */
+export function* checkMeshSteps(input: CheckInput): Steps<Diagnostic[]> {
   const ctx: Ctx = {
     names: new Set(input.model.services.map((s) => s.name)),
     policyOf: new Map(input.model.policies.map((p) => [p.service, p])),
   };
-  return RULES.flatMap((rule) => rule(input, ctx));
+  const out: Diagnostic[] = [];
+  for (const rule of RULES) {
+    out.push(...rule(input, ctx));
+    yield;
+  }
+  return out;
 }

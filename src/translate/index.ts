@@ -29,6 +29,7 @@ import { circuitBreakerProcessor } from './circuit-breaker';
 import { rateLimitProcessor } from './ratelimit';
 import { grpcGapsProcessor } from './grpc-gaps';
 import { finalizeNode } from './finalize';
+import { runSync, type Steps } from '../util/sliced';
 import { gatewayManifests, gatewayNode } from './gateway';
 
 export type Processor = (ctx: TranslateContext, draft: NodeDraft) => void;
@@ -96,6 +97,11 @@ export interface GapReuse {
 
 /** Every gap of every proxyless gRPC node, for the lint (MESH070). Sorted by service, policy, target. */
 export function grpcPolicyGaps(model: MeshModel, reuse?: GapReuse): PolicyGap[] {
+  return runSync(grpcPolicyGapsSteps(model, reuse));
+}
+
+/** grpcPolicyGaps yielding between nodes (src/util/sliced.ts): the control plane's sliced apply. */
+export function* grpcPolicyGapsSteps(model: MeshModel, reuse?: GapReuse): Steps<PolicyGap[]> {
   // Only proxyless nodes have gaps: translating the Envoy nodes too was a tenth of every lint.
   const grpc = model.services.filter((s) => s.protocol === 'grpc');
   const known = new Map<string, readonly PolicyGap[]>();
@@ -106,8 +112,13 @@ export function grpcPolicyGaps(model: MeshModel, reuse?: GapReuse): PolicyGap[] 
   // translateMesh's nodes without its IR wrapper (sourcesOf over every file was most of a lint that reuses gaps).
   const missing = grpc.filter((s) => !known.has(s.name));
   const ctx = missing.length > 0 ? buildContext(model, {}) : undefined;
-  const fresh = missing.map((s) => translateNode(ctx!, s));
-  for (const n of fresh) reuse?.learn(n.id, n.gaps);
+  const fresh: NodeIR[] = [];
+  for (const s of missing) {
+    const n = translateNode(ctx!, s);
+    fresh.push(n);
+    reuse?.learn(n.id, n.gaps);
+    yield;
+  }
   return [...fresh.flatMap((n) => n.gaps), ...[...known.values()].flat()]
     .sort(
       (a, b) => compareStrings(a.service, b.service) || compareStrings(a.policy, b.policy) || compareStrings(a.target, b.target),

@@ -4,6 +4,7 @@
  * only merge registered instances into the ClusterLoadAssignments and fill the
  * SDS secret placeholders with PEM from the PKI store, then encode.
  */
+import { runSync, type Steps } from '../util/sliced';
 import type { CompileResult, NodeOutput } from '../envoy/compile';
 import { socketAddress, type JsonObject } from '../envoy/proto-json';
 import { parseSecretPlaceholder } from '../envoy/secret';
@@ -23,6 +24,11 @@ export type SecretSource = (kind: 'cert-chain' | 'private-key' | 'trust-bundle',
  * the ports its instances registered, see withInstanceServerListeners).
  */
 export function callersIndex(compiled: CompileResult): Map<string, Set<string>> {
+  return runSync(callersIndexSteps(compiled));
+}
+
+/** callersIndex yielding between nodes (src/util/sliced.ts): built in a sliced apply's prepare. */
+export function* callersIndexSteps(compiled: CompileResult): Steps<Map<string, Set<string>>> {
   const index = new Map<string, Set<string>>();
   const add = (service: string, node: string): void => {
     let set = index.get(service);
@@ -32,6 +38,7 @@ export function callersIndex(compiled: CompileResult): Map<string, Set<string>> 
   for (const n of compiled.nodes) {
     for (const c of n.ir.clusters) add(c.service, n.id);
     if (n.kind === 'grpc') add(n.id, n.id);
+    yield;
   }
   return index;
 }

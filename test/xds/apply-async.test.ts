@@ -73,6 +73,15 @@ test('applyAsync gives the loop back, refuses a second apply (MESH240), keeps re
   assert.equal(r.ok, true);
   assert.ok((r.recomputedNodes ?? 0) > 0 && (r.recomputedNodes ?? 0) < 40, `recomputed ${r.recomputedNodes}`);
   assert.deepEqual(sliced.versions(), sync.versions(), 'the instance registered during the apply is in the new snapshots');
+  // The encoder's generation is ended after a sliced install, in slices (afterInstallSteps): by the time
+  // the promise settles it holds what the synchronous apply's holds, the old revision's encodings gone.
+  // (Against a synchronous plane that took the registration before its apply, as the sliced one did.)
+  const ref = new ControlPlane({ log: silentLogger });
+  assert.equal(ref.apply(first, 'mesh').ok, true);
+  register(ref);
+  assert.equal(ref.apply(second, 'mesh').ok, true);
+  assert.equal(sliced.encoderSize(), ref.encoderSize());
+  ref.close();
   // And a later apply is taken again.
   assert.equal((await sliced.applyAsync(first, 'mesh')).ok, true);
   sync.close();
