@@ -15,10 +15,8 @@
  * metrics.proto) is not among the protos @grpc/grpc-js-xds ships, and only
  * name and counter value are read (protobufjs skips the other fields).
  */
-import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
-import type { GrpcServiceBinding } from './als-service';
-import { serveAuthenticatedStream, type StreamAuthOptions } from './stream-auth';
+import { authenticatedStreamService, type GrpcServiceBinding, type StreamAuthOptions } from './stream-auth';
 import type { Tap } from './tap';
 
 const SERVICE = '/envoy.service.metrics.v3.MetricsService';
@@ -71,26 +69,10 @@ export function keptCounters(m: StreamMetricsMessage): Partial<Record<EnvoyCount
 }
 
 export function metricsService(tap: Tap, opts: StreamAuthOptions): GrpcServiceBinding {
-  const definition = {
-    StreamMetrics: {
-      path: `${SERVICE}/StreamMetrics`,
-      requestStream: true,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: decodeStreamMetrics,
-      // StreamMetricsResponse is empty.
-      responseSerialize: () => Buffer.alloc(0),
-      responseDeserialize: (b: Buffer) => b,
-    },
-  } as unknown as grpc.ServiceDefinition;
-  const implementation = { StreamMetrics: (call: grpc.ServerReadableStream<StreamMetricsMessage, unknown>, cb: grpc.sendUnaryData<unknown>) => serveStream(tap, opts, call, cb) };
-  return { definition, implementation };
-}
-
-function serveStream(tap: Tap, opts: StreamAuthOptions, call: grpc.ServerReadableStream<StreamMetricsMessage, unknown>, cb: grpc.sendUnaryData<unknown>): void {
-  serveAuthenticatedStream(tap, opts, call, cb, {
+  const method = { name: 'StreamMetrics', path: `${SERVICE}/StreamMetrics`, decode: decodeStreamMetrics };
+  return authenticatedStreamService<StreamMetricsMessage>(tap, opts, method, () => ({
     what: 'stats',
     claimed: (m) => (m.identifier ? m.identifier.node?.id ?? '' : undefined),
     onMessage: (sender, m) => tap.envoyCounters(sender.node, keptCounters(m), m.bytes ?? 0),
-  });
+  }));
 }

@@ -31,6 +31,34 @@ export function certNode(call: grpc.ServerReadableStream<unknown, unknown>, opts
   return { node: m[1]!, spiffeId: id! };
 }
 
+export interface GrpcServiceBinding {
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+}
+
+/**
+ * A client-streaming method whose response is empty (zero bytes on the wire:
+ * StreamAccessLogsResponse and StreamMetricsResponse have no fields), each
+ * stream served by serveAuthenticatedStream with the stream kind made for it.
+ */
+export function authenticatedStreamService<M>(tap: Tap, opts: StreamAuthOptions, method: { name: string; path: string; decode: (b: Buffer) => M }, kindOf: () => StreamKind<M>): GrpcServiceBinding {
+  const definition = {
+    [method.name]: {
+      path: method.path,
+      requestStream: true,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: method.decode,
+      responseSerialize: () => Buffer.alloc(0),
+      responseDeserialize: (b: Buffer) => b,
+    },
+  } as unknown as grpc.ServiceDefinition;
+  const implementation = {
+    [method.name]: (call: grpc.ServerReadableStream<M, unknown>, cb: grpc.sendUnaryData<unknown>) => serveAuthenticatedStream(tap, opts, call, cb, kindOf()),
+  };
+  return { definition, implementation };
+}
+
 export interface StreamKind<M> {
   /** "access logs" or "stats": what the refusal messages call the stream's content. */
   readonly what: string;
