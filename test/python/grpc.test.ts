@@ -35,18 +35,24 @@ test('Python gRPC: svcmesh.client gives a grpcio xds:/// channel that pays the T
   }
   const procs = new ProcessGroup(mesh.dir);
   mesh.track(() => procs.stopAll());
-  const [port] = await freePorts(1);
-  const payer = procs.start('grant-pay-v1', [path.join(APPS, 'grant-pay.js')], { HMS_MESH_DIR: mesh.dir, VERSION: 'v1', PORT: String(port) });
-  await payer.waitFor(/^grant-pay v1 serving on 0\.0\.0\.0:/, 30_000, 'serving line');
+  // Both versions: the example's canary split sends 10% of calls to v2, and a
+  // proxyless client routed to a version with no instance fails the call.
+  const [p1, p2] = await freePorts(2);
+  const payers = {
+    v1: procs.start('grant-pay-v1', [path.join(APPS, 'grant-pay.js')], { HMS_MESH_DIR: mesh.dir, VERSION: 'v1', PORT: String(p1) }),
+    v2: procs.start('grant-pay-v2', [path.join(APPS, 'grant-pay.js')], { HMS_MESH_DIR: mesh.dir, VERSION: 'v2', PORT: String(p2) }),
+  };
+  await payers.v1.waitFor(/^grant-pay v1 serving on 0\.0\.0\.0:/, 30_000, 'serving line');
+  await payers.v2.waitFor(/^grant-pay v2 serving on 0\.0\.0\.0:/, 30_000, 'serving line');
 
   const env = { ...process.env, ...memberEnv(model, 'impact-calc', { version: 'v1' }) };
   delete env.GRPC_XDS_BOOTSTRAP;
   delete env.GRPC_XDS_BOOTSTRAP_CONFIG;
   const r = await runCommand([PYTHON, CLIENT], { cwd: mesh.dir, env, timeoutMs: 60_000 });
   assert.equal(r.code, 0, `grpc_payout.py failed:\n${r.stdout}${r.stderr.slice(-4000)}`);
-  const m = /^Status: OK Trace: ([0-9a-f]{32}) \(grant-pay v1, ok=True\)$/m.exec(r.stdout);
+  const m = /^Status: OK Trace: ([0-9a-f]{32}) \(grant-pay (v1|v2), ok=True\)$/m.exec(r.stdout);
   assert.ok(m, r.stdout);
-  const ach = await payer.waitFor((l) => l.text.startsWith('[ACH]'), 5000, 'ACH line');
+  const ach = await payers[m[2] as 'v1' | 'v2'].waitFor((l) => l.text.startsWith('[ACH]'), 5000, 'ACH line');
   assert.equal(ach.text, `[ACH] paying $200000 for HWY-94 (caller spiffe://ceq.gov/svc/impact-calc, trace ${m[1]})`);
   assert.deepEqual(mesh.cp.registry.of('impact-calc'), [], 'impact-calc deregistered when it finished');
 });
