@@ -14,7 +14,8 @@ import type { Protected } from '../output/out-dir';
 import type { EmitCache } from '../envoy/emit';
 import { generatedMarker } from '../envoy/compile';
 import { sourcesOf } from '../translate';
-import { NodeCache } from './node-cache';
+import { LintCache } from './lint-cache';
+import { NodeCache, prepareCacheDir } from './node-cache';
 import { nodeKeys, type KeyOptions } from './node-keys';
 
 export const CACHE_DIR_NAME = '.mesh-cache';
@@ -51,6 +52,30 @@ export function closeBuildCache(cache: BuildCache): Diagnostic[] {
   }
   if (store.stats.corrupt > 0) {
     out.push(diagAt(at, 'warning', 'MESH255', `${store.stats.corrupt} build cache entr${store.stats.corrupt === 1 ? 'y' : 'ies'} failed the integrity check (torn or edited): removed, and the node${store.stats.corrupt === 1 ? '' : 's'} built again`));
+  }
+  return out;
+}
+
+/** The persisted lint cache of the folder (src/cache/lint-cache.ts). */
+export function openLintCache(dir: string): LintCache {
+  return LintCache.open(dir);
+}
+
+/**
+ * After the lint: saves what it computed (the folder gets its marker files
+ * first, as for node entries), then the warnings it deserves: a damaged file
+ * (MESH256), a folder it cannot write (MESH254).
+ */
+export function closeLintCache(cache: LintCache, dir: string): Diagnostic[] {
+  try {
+    prepareCacheDir(dir);
+    cache.save();
+  } catch (err) {
+    cache.unwritable = `cannot write ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  const out = cache.warnings();
+  if (cache.unwritable !== undefined) {
+    out.push(diagAt({ file: dir, line: 1, col: 1 }, 'warning', 'MESH254', `lint cache not saved: ${cache.unwritable}`, { hint: 'the build is complete without it; fix the folder, point MESH_CACHE_DIR elsewhere, or pass --no-cache' }));
   }
   return out;
 }

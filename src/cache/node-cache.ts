@@ -210,15 +210,20 @@ export class NodeCache {
   /** The folder and its two marker files, once per build. */
   private prepare(): void {
     if (this.prepared) return;
-    fs.mkdirSync(this.dir, { recursive: true });
-    for (const [name, text] of [
-      ['.gitignore', '# The build cache of `mesh build`: safe to delete, never committed.\n*\n'],
-      ['CACHEDIR.TAG', CACHEDIR_TAG],
-    ] as const) {
-      const file = path.join(this.dir, name);
-      if (!fs.existsSync(file)) fs.writeFileSync(file, text);
-    }
+    prepareCacheDir(this.dir);
     this.prepared = true;
+  }
+}
+
+/** The cache folder and its two marker files (backup tools skip it, git never commits it). */
+export function prepareCacheDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, text] of [
+    ['.gitignore', '# The build cache of `mesh build`: safe to delete, never committed.\n*\n'],
+    ['CACHEDIR.TAG', CACHEDIR_TAG],
+  ] as const) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, text);
   }
 }
 

@@ -10,7 +10,7 @@ import { emitTree } from '../envoy/emit';
 import { assertReplaceable } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
-import { buildCacheDir, cacheProtection, closeBuildCache, openBuildCache } from '../cache/build-cache';
+import { buildCacheDir, cacheProtection, closeBuildCache, openBuildCache, openLintCache, closeLintCache } from '../cache/build-cache';
 import { diffWithIndex, hashTree, readCheckIndex, writeCheckIndex, type BuiltNode, type CheckIndex } from '../cache/check-index';
 import type { SetExit } from './main';
 
@@ -45,11 +45,13 @@ export function registerBuild(program: Command, setExit: SetExit): void {
 export function runBuild(dir: string, opts: BuildOptions): number {
   if (opts.target === 'compose' && !opts.explain) return runComposeBuild(dir, opts);
   if (opts.target !== undefined && opts.target !== 'envoy') return usage(`--target ${opts.target}${opts.explain ? ' with --explain' : ''}: expected envoy, or compose (without --explain)`);
-  const loaded = lintMesh(dir);
-  const diags: Diagnostic[] = [...loaded.diagnostics];
-  if (!loaded.model) return finish(diags, 1);
   const useCache = opts.cache !== false && !opts.explain;
-  const cacheDir = buildCacheDir(loaded.model);
+  const cacheDir = buildCacheDir({ dir: path.resolve(dir) });
+  // Files unchanged since an earlier build are not parsed, schema-checked or modelled again (src/cache/lint-cache.ts).
+  const lintCache = useCache ? openLintCache(cacheDir) : undefined;
+  const loaded = lintMesh(dir, lintCache ? { lintCache } : {});
+  const diags: Diagnostic[] = [...loaded.diagnostics, ...(lintCache ? closeLintCache(lintCache, cacheDir) : [])];
+  if (!loaded.model) return finish(diags, 1);
   const protect = [...meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir)), ...(useCache ? [cacheProtection(cacheDir)] : [])];
   // Before compiling: a path the build may not replace is refused at once.
   if (!opts.check) assertReplaceable(opts.out, { force: opts.force, protect });

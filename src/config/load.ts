@@ -17,7 +17,8 @@ import { keyPos } from './positions';
 import { checkSchema } from './schema-check';
 import { parseAll, parseJob, type ParseJob, type ParseOptions } from './parse-pool';
 import type { SourceFile } from './source-file';
-import { SourceCache, settingsKey, type CachedSource } from './source-cache';
+import { readRegularFile } from './source-file';
+import { lintKey, SourceCache, settingsKey, type CachedSource, type LintEntry, type PersistedLintCache, type PolicyDerived } from './source-cache';
 
 export interface LoadResult {
   readonly model?: MeshModel;
@@ -61,6 +62,12 @@ export interface LoadOptions {
    * modelled again (src/config/source-cache.ts).
    */
   readonly sourceCache?: SourceCache;
+  /**
+   * Per-file results kept on disk across processes (`mesh build`, with the
+   * build cache): a file on disk whose bytes are unchanged is read and
+   * hashed, not parsed, schema-checked or modelled (src/cache/lint-cache.ts).
+   */
+  readonly lintCache?: PersistedLintCache;
 }
 
 /** Where source files come from: a folder, or a map of what `mesh apply` sent. */
@@ -79,7 +86,7 @@ function diskFiles(abs: string, followExternalLinks: boolean): MeshFiles {
   } catch {
     // Not a directory: loadMeshSync reports MESH001 before any file is read.
   }
-  const rules = { ...(root !== undefined ? { root } : {}), followExternalLinks };
+  const rules = { ...(root !== undefined ? { root, realDirs: new Map<string, string>() } : {}), followExternalLinks };
   return {
     isDir: isDirectory(abs),
     exists: (rel) => fs.existsSync(path.join(abs, rel)),
@@ -133,8 +140,24 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
   };
   // mesh.yml first, alone (it is tiny): every manifest's defaults come from it.
   const settingsRel = firstExisting(files, [SETTINGS_FILE, 'mesh.yaml'])[0];
-  const settingsSrc = settingsRel !== undefined ? parseJob(files.job(settingsRel, path.join(dir, settingsRel))) : undefined;
-  let ok = settingsSrc ? schemaOk(settingsSrc, 'mesh') : true;
+  // From disk with the persisted cache: each file read and hashed here, and parsed only on a miss (from those very bytes).
+  const lint = opts.files ? undefined : opts.lintCache;
+  const settingsJob = settingsRel !== undefined ? files.job(settingsRel, path.join(dir, settingsRel)) : undefined;
+  let settingsSrc: SourceFile | undefined;
+  let ok = true;
+  const settingsBytes = lint && settingsJob ? readRegularFile(settingsJob.abs!, settingsJob.display, settingsJob.rules) : undefined;
+  if (settingsJob && Buffer.isBuffer(settingsBytes)) {
+    // Parsed (it is tiny and the settings are built from it), but its schema check is cached.
+    const key = lintKey('mesh', settingsJob.display, settingsBytes);
+    settingsSrc = parseJob({ display: settingsJob.display, bytes: settingsBytes });
+    const hit = lint!.get(key);
+    const before = diags.length;
+    ok = hit ? (diags.push(...hit.diagnostics), hit.valid) : schemaOk(settingsSrc, 'mesh');
+    if (!hit) lint!.set(key, { diagnostics: diags.slice(before), valid: ok });
+  } else if (settingsJob) {
+    settingsSrc = parseJob(settingsJob);
+    ok = schemaOk(settingsSrc, 'mesh');
+  }
   const settings = buildSettings(ok ? settingsSrc : undefined, dir);
 
   const policyRel = firstExisting(files, [POLICY_FILE, 'mesh_policies.yaml'])[0];
@@ -147,14 +170,19 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
   const first = policyRel !== undefined ? 1 : 0;
   let policySrc: SourceFile | undefined;
   let policyEntry: CachedSource | undefined;
+  /** The policy file's document (parsed on first use after a persisted hit). */
+  let policyDoc = (): SourceFile | undefined => policySrc;
+  /** With the persisted cache: each service's policies built from the policy file, cached or now. */
+  let policyBuilt: Map<string, ServicePolicies> | undefined;
   const services: ServiceManifest[] = new Array(serviceFiles.length);
   const jobs = rels.map((rel) => files.job(rel, path.join(dir, rel)));
   const cache = opts.files ? opts.sourceCache : undefined;
   cache?.nextGeneration();
-  const setKey = cache ? settingsKey(settings) : '';
+  const setKey = cache || lint ? settingsKey(settings) : '';
   const schemaOf = (j: number): 'mesh_policies' | 'service' => (j < first ? 'mesh_policies' : 'service');
   const keys = cache ? jobs.map((job, j) => SourceCache.key(job.display, schemaOf(j), job.text!)) : [];
-  const take = (j: number, src: SourceFile, cached?: CachedSource): void => {
+  /** One parsed file checked and modelled; whether it is schema-valid. */
+  const take = (j: number, src: SourceFile, cached?: CachedSource): boolean => {
     const before = diags.length;
     const valid = cached ? (diags.push(...cached.diagnostics), cached.diagnostics.length === 0 && src.value !== undefined) : schemaOk(src, schemaOf(j));
     const entry: CachedSource | undefined = cache ? (cached ?? { src, diagnostics: diags.slice(before) }) : undefined;
@@ -163,58 +191,115 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
       policySrc = src;
       policyEntry = entry;
       ok = valid && ok;
-      return;
+      return valid;
     }
     if (!valid) {
       ok = false;
-      return;
+      return valid;
     }
     if (entry?.service?.settingsKey === setKey) {
       services[j - first] = entry.service.manifest;
-      return;
+      return valid;
     }
     const manifest = buildService(src, path.join(dir, rels[j]!), settings);
     services[j - first] = manifest;
     if (entry) entry.service = { settingsKey: setKey, manifest };
+    return valid;
   };
   const missed: number[] = [];
+  const lintKeys: (string | undefined)[] = [];
+  let policyHit: LintEntry | undefined;
+  /** One file through the persisted cache: its result when the cache has it, else it joins the parse (the policy file's hit is returned). */
+  const takePersisted = (j: number): LintEntry | undefined => {
+    const job = jobs[j]!;
+    const bytes = readRegularFile(job.abs!, job.display, job.rules);
+    if (!Buffer.isBuffer(bytes)) {
+      missed.push(j); // read again by the parse, which reports why it cannot be
+      return undefined;
+    }
+    const key = (lintKeys[j] = lintKey(schemaOf(j), job.display, bytes, setKey));
+    const hit = lint!.get(key);
+    if (!hit || (j >= first && hit.valid && hit.manifest === undefined)) {
+      // Copied: the read's buffer may sit in a much larger allocation, and workers get a copy of all of it.
+      jobs[j] = { display: job.display, bytes: new Uint8Array(bytes) };
+      missed.push(j);
+      return undefined;
+    }
+    diags.push(...hit.diagnostics);
+    if (!hit.valid) ok = false;
+    if (j >= first) {
+      if (hit.valid) services[j - first] = hit.manifest!;
+      return undefined;
+    }
+    // Parsed only if a later stage needs the document: what the model takes from it is cached too (`derived`).
+    policyDoc = () => (policySrc ??= parseJob({ display: job.display, bytes }));
+    policyBuilt = new Map(hit.policies ?? []);
+    return hit;
+  };
   for (let j = 0; j < jobs.length; j++) {
-    const hit = cache?.get(keys[j]!);
-    if (hit) take(j, hit.src, hit);
-    else missed.push(j);
+    if (lint) policyHit = takePersisted(j) ?? policyHit;
+    else {
+      const hit = cache?.get(keys[j]!);
+      if (hit) take(j, hit.src, hit);
+      else missed.push(j);
+    }
     yield;
   }
   // Each file is checked and modelled as soon as it is parsed, while other files are still being parsed.
-  parseAll(missed.map((j) => jobs[j]!), opts.parse, (m, src) => take(missed[m]!, src));
+  parseAll(missed.map((j) => jobs[j]!), opts.parse, (m, src) => {
+    const j = missed[m]!;
+    const before = diags.length;
+    const valid = take(j, src);
+    const key = lintKeys[j];
+    if (!lint || key === undefined) return;
+    const found = diags.slice(before);
+    if (j < first) {
+      policyBuilt = new Map();
+      policyHit = { diagnostics: found, valid };
+      lint.set(key, policyHit);
+    } else lint.set(key, valid ? { diagnostics: found, valid, manifest: services[j - first]! } : { diagnostics: found, valid });
+  });
   yield;
   // Semantic rules need well-typed input; with schema errors they would only add noise.
   if (!ok || hasErrors(diags)) return { diagnostics: sortDiagnostics(diags) };
 
-  const policies = yield* policiesOf(policySrc, policyEntry, services);
+  const policyCount = policyBuilt?.size ?? 0;
+  const policies = yield* policiesOf(policyDoc, policyBuilt ?? policyEntry?.policies, services, policyEntry);
+  const derived = policyHit?.derived ?? policyDerived(policyDoc(), settings);
+  // What it had not built before (all of it on a miss) is saved with the policy file's entry.
+  if (lint && policyHit && (policyBuilt!.size > policyCount || !policyHit.derived)) lint.set(lintKeys[0]!, { ...policyHit, policies: policyBuilt!, derived });
   yield;
-  const model = assembleModel(abs, dir, settings, services, policies, buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
+  const model = assembleModel(abs, dir, settings, services, policies, [...derived.externals], [...derived.guardrails], [...derived.gateways]);
   yield;
-  diags.push(...(yield* checkMeshSteps({ model, policyKeys: policyKeysOf(policySrc) })));
+  diags.push(...(yield* checkMeshSteps({ model, policyKeys: derived.policyKeys })));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and
   // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
   return hasErrors(sorted) ? { diagnostics: sorted, uncheckedModel: model } : { model, diagnostics: sorted };
 }
 
-/** buildPolicies, reusing what an unchanged policy file built for each service (src/config/source-cache.ts). */
-function* policiesOf(src: SourceFile | undefined, entry: CachedSource | undefined, services: readonly ServiceManifest[]): Steps<ServicePolicies[]> {
-  if (!src || !entry) return buildPolicies(src, services);
-  const built = (entry.policies ??= new Map());
+/**
+ * buildPolicies, reusing what an unchanged policy file built for each service
+ * (`built`: the in-memory entry's or the persisted cache's, src/config/source-cache.ts).
+ */
+function* policiesOf(doc: () => SourceFile | undefined, built: Map<string, ServicePolicies> | undefined, services: readonly ServiceManifest[], entry: CachedSource | undefined): Steps<ServicePolicies[]> {
+  if (!built && entry) built = entry.policies ??= new Map();
+  if (!built) return buildPolicies(doc(), services);
   const names = [...new Set(services.map((s) => s.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const out: ServicePolicies[] = [];
   // A service at a time: a `defaults:` change builds every service's policies anew.
   for (const name of names) {
     let p = built.get(name);
-    if (!p) built.set(name, (p = buildPoliciesFor(src, [name])[0]!));
+    if (!p) built.set(name, (p = buildPoliciesFor(doc(), [name])[0]!));
     out.push(p);
     yield;
   }
   return out;
+}
+
+/** What the model takes from the policy file besides policies (all of it depends on the file's text and the settings only). */
+function policyDerived(src: SourceFile | undefined, settings: MeshModel['settings']): PolicyDerived {
+  return { policyKeys: policyKeysOf(src), externals: buildExternals(src), guardrails: buildGuardrails(src), gateways: buildGateways(src, settings) };
 }
 
 function isDirectory(p: string): boolean {

@@ -11,11 +11,12 @@ import * as path from 'node:path';
 import { defaultWorkers, runPool, type PoolStats } from '../util/sync-pool';
 import { MAX_FILE_BYTES, parseSourceText, readSourceFile, readSourceFileTooLarge, type ReadRules, type SourceFile } from './source-file';
 
-/** One file to parse: from disk (`abs`) or from memory (`text`, what `mesh apply` sent). */
+/** One file to parse: from disk (`abs`) or from memory (`text`, what `mesh apply` sent; `bytes`, what the loader read and hashed). */
 export interface ParseJob {
   readonly display: string;
   readonly abs?: string;
   readonly text?: string;
+  readonly bytes?: Uint8Array;
   /** How `abs` may be read (src/config/source-file.ts). */
   readonly rules?: ReadRules;
 }
@@ -35,6 +36,11 @@ export interface ParseOptions {
 export const MIN_FILES_FOR_WORKERS = 256;
 
 export function parseJob(job: ParseJob): SourceFile {
+  if (job.bytes !== undefined) {
+    // A Uint8Array when it crossed to a worker: the same bytes, seen as a Buffer.
+    const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+    return bytes.length > MAX_FILE_BYTES ? readSourceFileTooLarge(job.display, bytes.length) : parseSourceText(bytes, job.display);
+  }
   if (job.text === undefined) return readSourceFile(job.abs!, job.display, job.rules);
   const bytes = Buffer.from(job.text, 'utf8');
   if (bytes.length > MAX_FILE_BYTES) return readSourceFileTooLarge(job.display, bytes.length);

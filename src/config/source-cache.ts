@@ -13,7 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../diag/diagnostic';
-import type { ServiceManifest, ServicePolicies } from '../model/types';
+import type { PolicyKeys } from '../model/checks';
+import type { ExternalService, Gateway, GuardrailRule, ServiceManifest, ServicePolicies } from '../model/types';
 import type { SourceFile } from './source-file';
 
 export interface CachedSource {
@@ -59,6 +60,42 @@ export class SourceCache {
   get size(): number {
     return new Set([...this.current.keys(), ...this.previous.keys()]).size;
   }
+}
+
+/** What the load of one file found (see the module comment). */
+export interface LintEntry {
+  /** Parse and schema diagnostics. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** No parse or schema error: the file's model is built. */
+  readonly valid: boolean;
+  /** A schema-valid manifest's model (the key includes the settings it was built with). */
+  readonly manifest?: ServiceManifest;
+  /** The policy file's: each service's policies, as far as a load built them. */
+  readonly policies?: ReadonlyMap<string, ServicePolicies>;
+  /** The policy file's: what the model takes from it besides policies (the key includes the settings). */
+  readonly derived?: PolicyDerived;
+}
+
+/** What a load builds from the policy file besides each service's policies. */
+export interface PolicyDerived {
+  readonly policyKeys: readonly PolicyKeys[];
+  readonly externals: readonly ExternalService[];
+  readonly guardrails: readonly GuardrailRule[];
+  readonly gateways: readonly Gateway[];
+}
+
+/**
+ * Per-file results kept across processes (`mesh build`'s lint cache,
+ * src/cache/lint-cache.ts): a hit is what the miss would compute.
+ */
+export interface PersistedLintCache {
+  get(key: string): LintEntry | undefined;
+  set(key: string, entry: LintEntry): void;
+}
+
+/** The key of one file: its bytes' SHA-256, the schema, its display name, and what else its result depends on. */
+export function lintKey(schema: string, display: string, bytes: Uint8Array, extra = ''): string {
+  return createHash('sha256').update(`${schema}\0${display}\0${extra}\0`).update(bytes).digest('base64');
 }
 
 /** The key of the settings a manifest's model depends on (mesh.yml, defaults included). */

@@ -5,6 +5,7 @@
  * nothing here throws for bad input.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diagAt, type Diagnostic, type SourcePos } from '../diag/diagnostic';
 import { fastParse } from './fast-yaml';
@@ -64,6 +65,14 @@ export interface ReadRules {
   readonly followExternalLinks?: boolean;
   /** Default MAX_FILE_BYTES (tests lower it). */
   readonly maxBytes?: number;
+  /**
+   * Real paths of folders already resolved by this load (one per load, never
+   * kept): a file that is no symlink, in a folder whose real path is inside
+   * `root`, is inside it too, so it is opened with O_NOFOLLOW instead of
+   * resolving its path (10,000 realpath calls were a third of reading 10,000
+   * manifests). A symlink fails that open (ELOOP) and gets the full check.
+   */
+  readonly realDirs?: Map<string, string>;
 }
 
 export function readSourceFile(absPath: string, displayPath: string, rules: ReadRules = {}): SourceFile {
@@ -72,6 +81,9 @@ export function readSourceFile(absPath: string, displayPath: string, rules: Read
   if (!Buffer.isBuffer(read)) return failed(displayPath, lineCounter, read);
   return parseSourceText(read, displayPath, lineCounter);
 }
+
+/** Reads past the first (see readRegularFile); one per thread, never kept. */
+const SCRATCH = Buffer.allocUnsafe(1 << 20);
 
 /**
  * The file's bytes, or why they were not read. Only regular files are read
@@ -83,7 +95,12 @@ export function readSourceFile(absPath: string, displayPath: string, rules: Read
 export function readRegularFile(absPath: string, displayPath: string, rules: ReadRules = {}): Buffer | Diagnostic {
   const at1 = { file: displayPath, line: 1, col: 1 };
   const cannot = (why: string, hint?: string): Diagnostic => diagAt(at1, 'error', 'MESH003', `cannot read file: ${why}`, hint ? { hint } : {});
-  if (rules.root !== undefined && !rules.followExternalLinks) {
+  let noFollow = 0;
+  if (rules.root !== undefined && !rules.followExternalLinks && rules.realDirs !== undefined) {
+    const dir = realDirOf(path.dirname(absPath), rules.realDirs);
+    if (dir !== undefined && isInside(path.join(dir, path.basename(absPath)), rules.root)) noFollow = fs.constants.O_NOFOLLOW;
+  }
+  if (rules.root !== undefined && !rules.followExternalLinks && noFollow === 0) {
     let real: string;
     try {
       real = fs.realpathSync(absPath);
@@ -96,8 +113,10 @@ export function readRegularFile(absPath: string, displayPath: string, rules: Rea
   }
   let fd: number;
   try {
-    fd = fs.openSync(absPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    fd = fs.openSync(absPath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY | noFollow);
   } catch (err) {
+    // A symbolic link: resolved and checked as without the fast path.
+    if (noFollow !== 0 && (err as NodeJS.ErrnoException).code === 'ELOOP') return readRegularFile(absPath, displayPath, { ...rules, realDirs: undefined });
     return cannot((err as NodeJS.ErrnoException).code ?? (err as Error).message);
   }
   try {
@@ -109,13 +128,17 @@ export function readRegularFile(absPath: string, displayPath: string, rules: Rea
     const chunks: Buffer[] = [];
     let total = 0;
     // Read one byte past the limit: that byte proves the file is too large, whatever stat said.
+    // The first read asks for one byte past what stat said, the next ones (a file still growing,
+    // and the read that finds the end) go through one scratch buffer: a fresh 1 MB buffer per read
+    // made reading 10,000 small manifests three times slower than readFileSync.
     for (;;) {
-      const want = Math.min(1 << 20, max + 1 - total);
+      const first = chunks.length === 0;
+      const want = Math.min(first ? st.size + 1 : SCRATCH.length, max + 1 - total);
       if (want <= 0) return tooLarge(displayPath, `more than ${max}`, max);
-      const buf = Buffer.allocUnsafe(want);
+      const buf = first ? Buffer.allocUnsafe(want) : SCRATCH;
       const n = fs.readSync(fd, buf, 0, want, null);
       if (n === 0) break;
-      chunks.push(n === want ? buf : buf.subarray(0, n));
+      chunks.push(first ? (n === want ? buf : buf.subarray(0, n)) : Buffer.from(buf.subarray(0, n)));
       total += n;
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
@@ -124,6 +147,19 @@ export function readRegularFile(absPath: string, displayPath: string, rules: Rea
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function realDirOf(dir: string, known: Map<string, string>): string | undefined {
+  let real = known.get(dir);
+  if (real === undefined) {
+    try {
+      real = fs.realpathSync(dir);
+    } catch {
+      return undefined; // the full check says why
+    }
+    known.set(dir, real);
+  }
+  return real;
 }
 
 function fileKind(st: fs.Stats): string {

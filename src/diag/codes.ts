@@ -121,6 +121,7 @@ const entries: CodeInfo[] = [
   { code: 'MESH253', severity: 'error', title: 'mesh build: --out is, holds or sits inside the build cache' },
   { code: 'MESH254', severity: 'warning', title: 'mesh build: the build cache cannot be written; built without it', io: true },
   { code: 'MESH255', severity: 'warning', title: 'mesh build: a build cache entry failed its integrity check; removed and rebuilt', io: true },
+  { code: 'MESH256', severity: 'warning', title: 'mesh build: the lint cache file failed its integrity check; ignored and rewritten', io: true },
   { code: 'MESH180', severity: 'error', title: 'external system named like a service' },
   { code: 'MESH182', severity: 'error', title: 'policy that does not apply to an external system' },
   { code: 'MESH190', severity: 'error', title: 'guardrail inspects an unknown service' },
