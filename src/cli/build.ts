@@ -7,7 +7,7 @@ import { buildOutputTree, compileMesh } from '../envoy';
 import { validateCompiled } from '../output/validate-output';
 import { meshProtection, staleReport, writeTreeAtomically, type FileTree } from '../output/write-tree';
 import { emitTree } from '../envoy/emit';
-import { assertReplaceable } from '../output/out-dir';
+import { assertReplaceable, overlaps } from '../output/out-dir';
 import { withExplainFiles } from '../review/explain/build-explain';
 import { runComposeBuild } from '../compose/build-target';
 import { buildCacheDir, cacheProtection, closeBuildCache, openBuildCache, openLintCache, closeLintCache } from '../cache/build-cache';
@@ -50,7 +50,8 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   // Files unchanged since an earlier build are not parsed, schema-checked or modelled again (src/cache/lint-cache.ts).
   const lintCache = useCache ? openLintCache(cacheDir) : undefined;
   const loaded = lintMesh(dir, lintCache ? { lintCache } : {});
-  const diags: Diagnostic[] = [...loaded.diagnostics, ...(lintCache ? closeLintCache(lintCache, cacheDir) : [])];
+  // Saved now, so that a lint with errors is cached too; never into --out (the build refuses such an --out, MESH253).
+  const diags: Diagnostic[] = [...loaded.diagnostics, ...(lintCache && !overlaps(opts.out, cacheDir) ? closeLintCache(lintCache, cacheDir) : [])];
   if (!loaded.model) return finish(diags, 1);
   const protect = [...meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir)), ...(useCache ? [cacheProtection(cacheDir)] : [])];
   // Before compiling: a path the build may not replace is refused at once.
@@ -77,7 +78,7 @@ export function runBuild(dir: string, opts: BuildOptions): number {
     const cache = useCache ? openBuildCache(loaded.model, cacheDir, { ...compileOpts, validate: true }) : undefined;
     // --check: nodes whose key the check index of --out records are compared by stat (src/cache/check-index.ts).
     index = cache && opts.check ? readCheckIndex(cacheDir, opts.out) : undefined;
-    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true, ...(cache ? { cache: cache.emit } : {}), ...(index ? { skip: index.nodes } : {}) });
+    const emitted = emitTree(loaded.model, { ...compileOpts, validate: true, ...(cache ? { cache: cache.emit, protoDescriptorDir: cacheDir } : {}), ...(index ? { skip: index.nodes } : {}) });
     diags.push(...emitted.diagnostics);
     if (cache) diags.push(...closeBuildCache(cache));
     tree = emitted.tree;

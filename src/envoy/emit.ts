@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import type { Diagnostic } from '../diag/diagnostic';
 import type { MeshModel, ServiceManifest } from '../model/types';
 import { validateNodeOutput } from '../output/validate-output';
+import { useProtoDescriptorDir } from '../validate/proto-registry';
 import { buildContext, nodeManifests, sourcesOf, translateNode, type TranslateContext } from '../translate';
 import { sortedBy } from '../ir/sort';
 import { defaultWorkers, runPool } from '../util/sync-pool';
@@ -43,6 +44,8 @@ export interface EmitOptions extends CompileOptions {
    * and listed in `skipped` (their manifest entry comes from here).
    */
   readonly skip?: ReadonlyMap<string, { readonly entryText: string; readonly paths: readonly string[] }>;
+  /** With `validate`: the folder the Envoy API is kept in as a JSON descriptor (src/validate/proto-descriptor.ts). */
+  readonly protoDescriptorDir?: string;
 }
 
 export interface EmitCache {
@@ -154,6 +157,7 @@ interface NodeRunner {
 /** What a thread needs to make any node of the mesh. */
 export function nodeRunner(model: MeshModel, opts: EmitOptions): NodeRunner {
   const ctx: TranslateContext = buildContext(model, opts);
+  if (opts.validate && opts.protoDescriptorDir !== undefined) useProtoDescriptorDir(opts.protoDescriptorDir);
   const services = sortedBy(nodeManifests(model), (s) => s.name); // the order translateMesh uses (gateways are nodes too)
   const sources = sourcesOf(model);
   const marker = generatedMarker(sources);

@@ -60,6 +60,13 @@ function realish(p: string): string {
   }
 }
 
+/** Whether one of the two paths is, holds or sits inside the other (real paths, as assertReplaceable compares them). */
+export function overlaps(a: string, b: string): boolean {
+  const x = realish(a);
+  const y = realish(b);
+  return isInside(x, y) || isInside(y, x);
+}
+
 /** Throws (coded, naming the path, nothing touched) unless `outDir` is a folder a build may replace or create. */
 export function assertReplaceable(outDir: string, opts: OutOptions = {}): void {
   const out = realish(outDir);
