@@ -32,11 +32,11 @@ import * as path from 'node:path';
 import type { FileTree } from '../output/write-tree';
 import { MARKER } from '../output/out-dir';
 
-const MAGIC = 'HMS-CHECK-INDEX 1\n';
+const MAGIC = 'HMS-CHECK-INDEX 2\n';
 const RACY_NS = 100_000_000n;
 
-/** What stat said of a file: size, mtime ns, ctime ns, inode, device (decimal strings: bigint stats). */
-type StatSig = readonly [string, string, string, string, string];
+/** What stat said of a file or folder: `size:mtime ns:ctime ns:inode:device` (one string: 60,000 of them are parsed per --check). */
+type StatSig = string;
 
 export interface IndexedNode {
   readonly entryText: string;
@@ -47,13 +47,21 @@ interface IndexBody {
   readonly out: string;
   /** Node key -> its manifest entry and files. */
   readonly nodes: Record<string, IndexedNode>;
-  /** Path -> [sha256 hex, stat signature]; a racy file has no signature (always hashed). */
+  /** Path -> [sha256 base64, stat signature]; a racy file has no signature (always hashed). */
   readonly files: Record<string, readonly [string, StatSig | null]>;
+  /**
+   * Folder (`''` for out/ itself, else `a/b/`) -> its stat signature when the
+   * index was written, null when racy. A folder whose stat is unchanged holds
+   * the entries it held then (creating, removing or renaming an entry changes
+   * the folder's mtime and ctime), so --check lists only the folders that changed.
+   */
+  readonly dirs: Record<string, StatSig | null>;
 }
 
 export interface CheckIndex {
   readonly nodes: ReadonlyMap<string, IndexedNode>;
   readonly files: ReadonlyMap<string, readonly [string, StatSig | null]>;
+  readonly dirs: ReadonlyMap<string, StatSig | null>;
 }
 
 function realOut(outDir: string): string {
@@ -68,18 +76,18 @@ export function checkIndexFile(cacheDir: string, outDir: string): string {
   return path.join(cacheDir, 'check', `${createHash('sha256').update(realOut(outDir)).digest('hex').slice(0, 32)}.idx`);
 }
 
-function statSig(file: string): StatSig | undefined {
+function statSig(file: string, kind: 'file' | 'dir' = 'file'): { sig: StatSig; mtimeNs: bigint; ctimeNs: bigint } | undefined {
   try {
     const st = fs.lstatSync(file, { bigint: true });
-    if (!st.isFile()) return undefined;
-    return [String(st.size), String(st.mtimeNs), String(st.ctimeNs), String(st.ino), String(st.dev)];
+    if (kind === 'file' ? !st.isFile() : !st.isDirectory()) return undefined;
+    return { sig: `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
   } catch {
     return undefined;
   }
 }
 
 function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return createHash('sha256').update(bytes).digest('base64');
 }
 
 /** The per-node part of a build: key -> manifest entry and file paths (from the emitted tree). */
@@ -107,14 +115,26 @@ export function writeCheckIndex(cacheDir: string, outDir: string, hashes: Readon
     // Taken before any stat: a file whose times are not older than this may change again within the same tick unseen.
     const startNs = BigInt(Date.now()) * 1_000_000n;
     const files: Record<string, readonly [string, StatSig | null]> = {};
+    // 100 ms: well above the kernel's file-time tick (a few ms), which may lag Date.now by one tick.
+    const racy = (st: { mtimeNs: bigint; ctimeNs: bigint }): boolean => st.ctimeNs + RACY_NS >= startNs || st.mtimeNs + RACY_NS >= startNs;
+    const dirs: Record<string, StatSig | null> = {};
     for (const [rel, hash] of hashes) {
-      const sig = statSig(path.join(outDir, rel));
-      if (!sig) return; // out/ is not what was written: no index
-      // 100 ms: well above the kernel's file-time tick (a few ms), which may lag Date.now by one tick.
-      const racy = BigInt(sig[2]) + RACY_NS >= startNs || BigInt(sig[1]) + RACY_NS >= startNs;
-      files[rel] = [hash, racy ? null : sig];
+      const st = statSig(path.join(outDir, rel));
+      if (!st) return; // out/ is not what was written: no index
+      files[rel] = [hash, racy(st) ? null : st.sig];
+      for (let i = rel.lastIndexOf('/'); i >= 0; i = rel.lastIndexOf('/', i - 1)) {
+        const d = rel.slice(0, i + 1);
+        if (d in dirs) break;
+        dirs[d] = null;
+      }
     }
-    const body: IndexBody = { out: realOut(outDir), nodes: Object.fromEntries(nodes.map((n) => [n.key, { entryText: n.entryText, paths: n.paths }])), files };
+    dirs[''] = null;
+    for (const d of Object.keys(dirs)) {
+      const st = statSig(path.join(outDir, d), 'dir');
+      if (!st) return;
+      dirs[d] = racy(st) ? null : st.sig;
+    }
+    const body: IndexBody = { out: realOut(outDir), nodes: Object.fromEntries(nodes.map((n) => [n.key, { entryText: n.entryText, paths: n.paths }])), files, dirs };
     const text = JSON.stringify(body);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
@@ -148,15 +168,16 @@ export function readCheckIndex(cacheDir: string, outDir: string): CheckIndex | u
   } catch {
     return undefined;
   }
-  if (body === null || typeof body !== 'object' || body.out !== realOut(outDir) || typeof body.nodes !== 'object' || typeof body.files !== 'object') return undefined;
+  if (body === null || typeof body !== 'object' || body.out !== realOut(outDir) || typeof body.nodes !== 'object' || typeof body.files !== 'object' || typeof body.dirs !== 'object' || body.dirs === null) return undefined;
   const files = new Map(Object.entries(body.files));
+  const dirs = new Map(Object.entries(body.dirs));
   const nodes = new Map<string, IndexedNode>();
   for (const [key, n] of Object.entries(body.nodes)) {
     if (typeof n?.entryText !== 'string' || !Array.isArray(n.paths)) return undefined;
     // A node is usable only when every one of its files is recorded.
     if (n.paths.every((p) => typeof p === 'string' && Array.isArray(files.get(p)))) nodes.set(key, n);
   }
-  return { nodes, files };
+  return { nodes, files, dirs };
 }
 
 export interface IndexedDiff {
@@ -165,6 +186,8 @@ export interface IndexedDiff {
   readonly changed: string[];
   /** Skipped files whose stat did not match (hashed instead): a fresh index would stat them next time. */
   readonly rehashed: number;
+  /** Folders the index records that had to be listed (changed, or racy when recorded). */
+  readonly relisted: number;
 }
 
 /**
@@ -172,7 +195,7 @@ export interface IndexedDiff {
  * bytes), `skipped` the files of indexed nodes (compared by stat, else hash).
  */
 export function diffWithIndex(expected: FileTree, skipped: readonly string[], index: CheckIndex, dir: string): IndexedDiff {
-  const onDisk = listTree(dir);
+  const { files: onDisk, relisted } = listTree(dir, index);
   const added: string[] = [];
   const changed: string[] = [];
   let rehashed = 0;
@@ -192,14 +215,13 @@ export function diffWithIndex(expected: FileTree, skipped: readonly string[], in
       continue;
     }
     const [hash, sig] = index.files.get(rel)!;
-    const now = statSig(path.join(dir, rel));
-    if (sig && now && now.every((v, i) => v === sig[i])) continue;
+    if (sig && statSig(path.join(dir, rel))?.sig === sig) continue;
     rehashed++;
     const have = readOrUndefined(path.join(dir, rel));
     if (!have || sha256(have) !== hash) changed.push(rel);
   }
   const removed = [...onDisk].filter((rel) => !wanted.has(rel));
-  return { added: added.sort(), removed: removed.sort(), changed: changed.sort(), rehashed };
+  return { added: added.sort(), removed: removed.sort(), changed: changed.sort(), rehashed, relisted };
 }
 
 function readOrUndefined(file: string): Buffer | undefined {
@@ -210,10 +232,24 @@ function readOrUndefined(file: string): Buffer | undefined {
   }
 }
 
-/** Every file's path under `dir` (the marker aside), as readTree names them; nothing read. */
-function listTree(dir: string): Set<string> {
+/**
+ * Every file's path under `dir` (the marker aside), as readTree names them;
+ * nothing read. A folder the index records with its stat unchanged is not
+ * listed: its entries are the index's (see IndexBody.dirs).
+ */
+function listTree(dir: string, index: CheckIndex): { files: Set<string>; relisted: number } {
   const out = new Set<string>();
+  let relisted = 0;
+  const children = childrenOf(index);
   const walk = (d: string, rel: string): void => {
+    const sig = index.dirs.get(rel);
+    const known = children.get(rel);
+    if (sig && known && statSig(d, 'dir')?.sig === sig) {
+      for (const f of known.files) out.add(f);
+      for (const sub of known.dirs) walk(path.join(dir, sub), sub);
+      return;
+    }
+    if (index.dirs.has(rel)) relisted++;
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(path.join(d, e.name), `${rel}${e.name}/`);
       else if (d === dir && e.name === MARKER) continue;
@@ -221,5 +257,25 @@ function listTree(dir: string): Set<string> {
     }
   };
   if (fs.existsSync(dir)) walk(dir, '');
+  return { files: out, relisted };
+}
+
+/** Folder -> the files and sub-folders the index records in it. */
+function childrenOf(index: CheckIndex): Map<string, { files: string[]; dirs: string[] }> {
+  const out = new Map<string, { files: string[]; dirs: string[] }>();
+  const of = (d: string): { files: string[]; dirs: string[] } => {
+    let c = out.get(d);
+    if (!c) out.set(d, (c = { files: [], dirs: [] }));
+    return c;
+  };
+  for (const rel of index.files.keys()) {
+    const i = rel.lastIndexOf('/');
+    of(rel.slice(0, i + 1)).files.push(rel);
+  }
+  for (const d of index.dirs.keys()) {
+    if (d === '') continue;
+    const i = d.lastIndexOf('/', d.length - 2);
+    of(d.slice(0, i + 1)).dirs.push(d);
+  }
   return out;
 }

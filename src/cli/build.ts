@@ -98,7 +98,7 @@ export function runBuild(dir: string, opts: BuildOptions): number {
       return 1;
     }
     // Up to date: the index records it as found, so that the next --check stats instead of reading.
-    if (useCache && (fast === undefined || fast.rehashed > 0 || keyedMade > 0)) writeCheckIndex(cacheDir, opts.out, withIndexed(hashTree(tree), skipped, index), built);
+    if (useCache && (fast === undefined || fast.rehashed > 0 || fast.relisted > 0 || keyedMade > 0)) writeCheckIndex(cacheDir, opts.out, withIndexed(hashTree(tree), skipped, index), built);
     process.stderr.write(`${opts.out} is up to date (${tree.size + skipped.length} files, ${nodes} nodes${cachedNote(fromCache)}${skipped.length > 0 ? `; ${skipped.length} files compared by the check index` : ''})\n`);
     return 0;
   }

@@ -69,8 +69,9 @@ test('mesh build --check with the check index gives the full compare’s verdict
     // a --check after the tick records them (as git status refreshes git's index), the next one stats.
     await delay(250);
     assert.equal(verdict('after the build').code, 0);
-    const refreshed = JSON.parse(fs.readFileSync(index, 'utf8').split('\n').slice(2).join('\n')) as { files: Record<string, [string, unknown]> };
-    assert.ok(Object.values(refreshed.files).every(([, sig]) => Array.isArray(sig)), 'every file now has a stat signature');
+    const refreshed = JSON.parse(fs.readFileSync(index, 'utf8').split('\n').slice(2).join('\n')) as { files: Record<string, [string, unknown]>; dirs: Record<string, unknown> };
+    assert.ok(Object.values(refreshed.files).every(([, sig]) => typeof sig === 'string'), 'every file now has a stat signature');
+    assert.ok(Object.keys(refreshed.dirs).length > 1 && Object.values(refreshed.dirs).every((sig) => typeof sig === 'string'), 'and every folder');
     const unchanged = verdict('unchanged');
     assert.equal(unchanged.code, 0);
     assert.match(unchanged.stderr, /files compared by the check index/);
@@ -104,6 +105,22 @@ test('mesh build --check with the check index gives the full compare’s verdict
     assert.match(verdict('extra file').stdout, new RegExp(`stale: + ${path.dirname(rel)}/extra\\.json`));
     fs.rmSync(path.join(out, path.dirname(rel), 'extra.json'));
     assert.equal(verdict('extra removed').code, 0);
+    // Folders are listed only when their stat changed: an extra file with the folder's mtime put back
+    // (ctime tells), one at the top of out/, one in a new sub-folder.
+    const nodeDir = path.join(out, path.dirname(rel));
+    const dirTimes = fs.statSync(nodeDir);
+    fs.writeFileSync(path.join(nodeDir, 'sneaky.json'), '{}\n');
+    fs.utimesSync(nodeDir, dirTimes.atime, dirTimes.mtime);
+    assert.match(verdict('extra file, folder mtime put back').stdout, new RegExp(`stale: + ${path.dirname(rel)}/sneaky\\.json`));
+    fs.rmSync(path.join(nodeDir, 'sneaky.json'));
+    fs.writeFileSync(path.join(out, 'top.json'), '{}\n');
+    assert.match(verdict('extra file at the top').stdout, /stale: +top\.json/);
+    fs.rmSync(path.join(out, 'top.json'));
+    fs.mkdirSync(path.join(nodeDir, 'sub'));
+    fs.writeFileSync(path.join(nodeDir, 'sub', 'deep.json'), '{}\n');
+    assert.match(verdict('extra file in a new sub-folder').stdout, new RegExp(`stale: + ${path.dirname(rel)}/sub/deep\\.json`));
+    fs.rmSync(path.join(nodeDir, 'sub'), { recursive: true });
+    assert.equal(verdict('extras removed').code, 0);
 
     // A damaged index (one byte flipped, then truncated, then emptied): the full compare, never a false "up to date".
     fs.writeFileSync(file, edited);
