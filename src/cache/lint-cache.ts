@@ -70,6 +70,8 @@ export class LintCache implements PersistedLintCache {
   private readonly used = new Map<string, LintEntry>();
   private readonly fresh = new Map<string, LintEntry>();
   private records = 0;
+  /** Records of another compiler's fingerprint the file holds. */
+  private foreign = 0;
 
   private constructor(
     readonly file: string,
@@ -110,7 +112,7 @@ export class LintCache implements PersistedLintCache {
    */
   save(): void {
     const live = this.used.size + this.fresh.size;
-    const rewrite = this.damaged !== undefined || this.records === 0 || this.records >= MAX_RECORDS || this.stored.size > 2 * live;
+    const rewrite = this.damaged !== undefined || this.records === 0 || this.foreign > 0 || this.records >= MAX_RECORDS || this.stored.size > 2 * live;
     if (!rewrite && this.fresh.size === 0) return;
     try {
       let record: Buffer | undefined;
@@ -160,8 +162,12 @@ export class LintCache implements PersistedLintCache {
       }
       off = body.next;
       this.records++;
-      // Another compiler's record (a build of another checkout appended it): not ours to use.
-      if (body.record.fp !== this.fingerprint) continue;
+      // Another compiler's record (an earlier build of the code, another checkout): not ours to use,
+      // and dead weight in every later read, so the next save rewrites the file without it.
+      if (body.record.fp !== this.fingerprint) {
+        this.foreign++;
+        continue;
+      }
       for (const [key, encoded] of body.record.entries) this.stored.set(key, { files: body.record.files, encoded });
     }
   }

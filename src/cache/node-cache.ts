@@ -25,7 +25,9 @@
  *
  * Bounded in size: after a build that stored entries, least recently used
  * entries are removed until the folder holds at most `maxBytes` (entries the
- * build used are kept even above it). Last use is the entry's mtime, refreshed
+ * build used are kept even above it). The walk that finds them is skipped
+ * while `<dir>/nodes.size` (the total after the last walk plus what builds stored
+ * since) stays under the bound, for at most 64 builds in a row. Last use is the entry's mtime, refreshed
  * on a hit when older than an hour (a touch on every hit cost 10,000 syscalls
  * per warm build for no better order).
  */
@@ -66,6 +68,9 @@ const KEY = /^[0-9a-f]{64}$/;
 const ENTRY = /^([0-9a-f]{64})\.node$/;
 const TEMP = /^\.([0-9a-f]{64})\.node\.tmp-(\d+)-\d+$/;
 const HOUR_MS = 3_600_000;
+/** The size ledger (see prune), beside nodes/, and how many builds may trust it in a row. */
+const LEDGER = 'nodes.size';
+const LEDGER_BUILDS = 64;
 const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n# Written by `mesh build` (HMS-SVC): its build cache, safe to delete.\n';
 
 export const DEFAULT_MAX_BYTES = 2048 * 1024 * 1024;
@@ -84,6 +89,8 @@ export class NodeCache {
   private readonly used = new Set<string>();
   private readonly maxBytes: number;
   private prepared = false;
+  /** Bytes of the entries this build stored (the size ledger adds them up). */
+  private storedBytes = 0;
 
   constructor(
     readonly dir: string,
@@ -153,6 +160,7 @@ export class NodeCache {
       fs.writeFileSync(tmp, bytes, { mode: 0o644 });
       fs.renameSync(tmp, file);
       this.stats.stored++;
+      this.storedBytes += bytes.length;
     } catch (err) {
       this.disabled = `cannot write ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
     }
@@ -165,6 +173,15 @@ export class NodeCache {
    */
   prune(): void {
     if (this.stats.stored === 0 || this.disabled !== undefined) return;
+    // The size ledger: an upper bound of the entries' total, kept by the builds that store entries. While
+    // it stays under the bound, the folder is not walked (10,000 lstats for the 6 entries a --check
+    // after a one-line change stores); every LEDGER_BUILDS builds it is walked anyway, which corrects
+    // what concurrent builds' lost updates of the ledger (a race: last writer wins) left out.
+    const ledger = this.readLedger();
+    if (ledger && ledger.builds < LEDGER_BUILDS && ledger.bytes + this.storedBytes <= this.maxBytes) {
+      this.writeLedger({ bytes: ledger.bytes + this.storedBytes, builds: ledger.builds + 1 });
+      return;
+    }
     const entries: Array<{ file: string; key: string; size: number; mtimeMs: number }> = [];
     const nodes = path.join(this.dir, 'nodes');
     let total = 0;
@@ -191,7 +208,10 @@ export class NodeCache {
         }
       }
     }
-    if (total <= this.maxBytes) return;
+    if (total <= this.maxBytes) {
+      this.writeLedger({ bytes: total, builds: 0 });
+      return;
+    }
     // Oldest use first; ties by key so that two builds prune alike.
     entries.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.key < b.key ? -1 : 1));
     for (const e of entries) {
@@ -200,6 +220,30 @@ export class NodeCache {
       fs.rmSync(e.file, { force: true });
       total -= e.size;
       this.stats.pruned++;
+    }
+    this.writeLedger({ bytes: total, builds: 0 });
+  }
+
+  private ledgerFile(): string {
+    return path.join(this.dir, LEDGER);
+  }
+
+  private readLedger(): { bytes: number; builds: number } | undefined {
+    try {
+      const v = JSON.parse(fs.readFileSync(this.ledgerFile(), 'utf8')) as { bytes?: unknown; builds?: unknown };
+      return Number.isSafeInteger(v.bytes) && Number.isSafeInteger(v.builds) && (v.bytes as number) >= 0 && (v.builds as number) >= 0 ? { bytes: v.bytes as number, builds: v.builds as number } : undefined;
+    } catch {
+      return undefined; // none yet, or damaged: the folder is walked
+    }
+  }
+
+  private writeLedger(v: { bytes: number; builds: number }): void {
+    try {
+      const tmp = `${this.ledgerFile()}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, `${JSON.stringify(v)}\n`);
+      fs.renameSync(tmp, this.ledgerFile());
+    } catch {
+      // Only the next build walks the folder.
     }
   }
 

@@ -286,6 +286,47 @@ test('pruning removes least recently used entries down to the bound, never one i
   }
 });
 
+test('pruning trusts the size ledger while it stays under the bound, and walks the folder once it does not', () => {
+  const tmp = tempDir('hms-cache-ledger-');
+  try {
+    const dir = path.join(tmp.dir, 'c');
+    const node = (i: number) => ({ id: `n${i}`, entryText: '{}', paths: [`n${i}/a.json`], offsets: [0, 1000], bytes: new Uint8Array(1000).fill(65 + i) });
+    const key = (i: number): string => String(i).padStart(64, '0');
+    const ledger = (): { bytes: number; builds: number } => JSON.parse(fs.readFileSync(path.join(dir, 'nodes.size'), 'utf8')) as { bytes: number; builds: number };
+    const first = new NodeCache(dir, { maxBytes: 1_000_000 });
+    for (let i = 0; i < 4; i++) first.put(key(i), node(i));
+    first.prune();
+    const size = fs.statSync(path.join(dir, 'nodes', '00', `${key(0)}.node`)).size;
+    assert.deepEqual(ledger(), { bytes: 4 * size, builds: 0 }, 'a walk records the total');
+    // Under the bound by the ledger: not walked (an entry put there behind the ledger's back is not counted).
+    fs.copyFileSync(path.join(dir, 'nodes', '00', `${key(0)}.node`), path.join(dir, 'nodes', '00', `${key(9)}.node`));
+    const second = new NodeCache(dir, { maxBytes: 6 * size });
+    second.put(key(4), node(4));
+    second.prune();
+    assert.deepEqual(ledger(), { bytes: 5 * size, builds: 1 });
+    assert.equal(second.stats.pruned, 0);
+    // Over the bound by the ledger: walked, the least recently used removed, the total recorded.
+    for (let i = 0; i < 6; i++) {
+      const t = new Date(Date.now() - (10 - i) * 3_600_000);
+      for (const k of [key(i), key(9)]) if (fs.existsSync(path.join(dir, 'nodes', '00', `${k}.node`))) fs.utimesSync(path.join(dir, 'nodes', '00', `${k}.node`), t, t);
+    }
+    const third = new NodeCache(dir, { maxBytes: 5.5 * size });
+    third.put(key(5), node(5));
+    third.prune();
+    assert.equal(third.stats.pruned, 2, 'seven entries on disk (one the ledger did not know), room for five');
+    assert.deepEqual(ledger(), { bytes: 5 * size, builds: 0 });
+    // A damaged ledger: walked.
+    fs.writeFileSync(path.join(dir, 'nodes.size'), 'garbage');
+    const fourth = new NodeCache(dir, { maxBytes: 5.5 * size });
+    fourth.put(key(7), node(7));
+    fourth.prune();
+    assert.equal(fourth.stats.pruned, 1);
+    assert.deepEqual(ledger(), { bytes: 5 * size, builds: 0 });
+  } finally {
+    tmp.cleanup();
+  }
+});
+
 function mesh(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string } {
   const r = spawnSync(process.execPath, [MESH, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };

@@ -164,11 +164,19 @@ test('lint cache: a damaged or foreign file is ignored (MESH256 for damage) and 
       assert.deepEqual(after.notes, [], `${what}: rewritten whole`);
       assert.equal(after.cache.stats.misses, 0, `${what}: every file from the rewritten cache`);
     }
-    // Another compiler's cache (any code or schema change): every entry a miss, no warning.
+    // Another compiler's cache (any code or schema change): every entry a miss, no warning, and the
+    // file rewritten with this compiler's entries only (not one more record beside the dead one).
+    const sizeBefore = fs.statSync(file).size;
     const foreign = LintCache.open(cacheDir, 'another-compiler');
     assertSameLint(lintMesh(dir, { lintCache: foreign }), plain, 'foreign');
     assert.equal(foreign.stats.hits, 0);
     assert.deepEqual(foreign.warnings(), []);
+    foreign.save();
+    assert.ok(Math.abs(fs.statSync(file).size - sizeBefore) < sizeBefore / 2, 'rewritten, not appended');
+    assert.equal(LintCache.open(cacheDir).stats.hits, 0);
+    const back = cachedLint(dir, cacheDir);
+    assert.equal(back.cache.stats.hits, 0, "the other compiler's entries replaced ours");
+    assert.ok(Math.abs(fs.statSync(file).size - sizeBefore) < sizeBefore / 2, 'rewritten again');
     // Deleting the folder is a cold lint.
     fs.rmSync(cacheDir, { recursive: true });
     assertSameLint(cachedLint(dir, cacheDir).result, plain, 'deleted');
