@@ -68,8 +68,11 @@ export function openLintCache(dir: string): LintCache {
  */
 export function closeLintCache(cache: LintCache, dir: string): Diagnostic[] {
   try {
-    prepareCacheDir(dir);
-    cache.save();
+    // Not even the folder when there is nothing to save (a mesh folder that does not exist is not created).
+    if (cache.hasWork()) {
+      prepareCacheDir(dir);
+      cache.save();
+    }
   } catch (err) {
     cache.unwritable = `cannot write ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
   }

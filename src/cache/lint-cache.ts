@@ -111,9 +111,8 @@ export class LintCache implements PersistedLintCache {
    * Best effort: an error is kept in `unwritable` and the build goes on.
    */
   save(): void {
-    const live = this.used.size + this.fresh.size;
-    const rewrite = this.damaged !== undefined || this.records === 0 || this.foreign > 0 || this.records >= MAX_RECORDS || this.stored.size > 2 * live;
-    if (!rewrite && this.fresh.size === 0) return;
+    if (!this.hasWork()) return;
+    const rewrite = this.needsRewrite();
     try {
       let record: Buffer | undefined;
       try {
@@ -134,6 +133,17 @@ export class LintCache implements PersistedLintCache {
     } catch (err) {
       this.unwritable = `cannot write ${this.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
     }
+  }
+
+  /** Whether save would write anything (nothing when the lint read no file: a missing mesh folder, say). */
+  hasWork(): boolean {
+    const live = this.used.size + this.fresh.size;
+    return live > 0 && (this.fresh.size > 0 || this.needsRewrite());
+  }
+
+  private needsRewrite(): boolean {
+    const live = this.used.size + this.fresh.size;
+    return this.damaged !== undefined || this.records === 0 || this.foreign > 0 || this.records >= MAX_RECORDS || this.stored.size > 2 * live;
   }
 
   /** The warning a damaged file deserves (MESH256), if it was. */
@@ -178,7 +188,8 @@ function encodeRecord(fp: string, entries: ReadonlyArray<[string, LintEntry]>): 
   const fileIndex = new Map<string, number>();
   const out: Array<[string, unknown]> = [];
   for (const [key, e] of entries) {
-    out.push([key, encodeValue({ d: e.diagnostics, ok: e.valid, m: e.manifest, p: e.policies ? [...e.policies] : undefined, x: e.derived }, files, fileIndex)]);
+    const v = { d: e.diagnostics, ok: e.valid, ...(e.manifest ? { m: e.manifest } : {}), ...(e.policies ? { p: [...e.policies] } : {}), ...(e.derived ? { x: e.derived } : {}) };
+    out.push([key, encodeValue(v, files, fileIndex)]);
   }
   const payload = Buffer.from(JSON.stringify({ fp, files, entries: out } satisfies RecordBody), 'utf8');
   const head = Buffer.alloc(8);

@@ -250,6 +250,12 @@ test('lint cache: mesh build keeps it in the build cache folder; --no-cache neit
     const r = spawnSync(process.execPath, [MESH, 'build', dir, '--out', out, '--check'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /MESH256/);
+    // A mesh folder that does not exist: MESH001, and no folder created for a cache of nothing.
+    const missing = path.join(dir, 'no-such-mesh');
+    const gone = spawnSync(process.execPath, [MESH, 'build', missing, '--out', out], { encoding: 'utf8' });
+    assert.equal(gone.status, 1);
+    assert.match(gone.stdout, /MESH001/);
+    assert.equal(fs.existsSync(missing), false);
   } finally {
     cleanup();
   }
