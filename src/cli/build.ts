@@ -50,12 +50,20 @@ export function runBuild(dir: string, opts: BuildOptions): number {
   // Files unchanged since an earlier build are not parsed, schema-checked or modelled again (src/cache/lint-cache.ts).
   const lintCache = useCache ? openLintCache(cacheDir) : undefined;
   const loaded = lintMesh(dir, lintCache ? { lintCache } : {});
-  // Saved now, so that a lint with errors is cached too; never into --out (the build refuses such an --out, MESH253).
-  const diags: Diagnostic[] = [...loaded.diagnostics, ...(lintCache && !overlaps(opts.out, cacheDir) ? closeLintCache(lintCache, cacheDir) : [])];
-  if (!loaded.model) return finish(diags, 1);
+  const diags: Diagnostic[] = [...loaded.diagnostics];
+  // Saved once the build is known to go on (a refused --out leaves everything as it was), and after
+  // a lint with errors too (the next build re-lints only what changed); never into --out (MESH253).
+  const saveLint = (): void => {
+    if (lintCache && !overlaps(opts.out, cacheDir)) diags.push(...closeLintCache(lintCache, cacheDir));
+  };
+  if (!loaded.model) {
+    saveLint();
+    return finish(diags, 1);
+  }
   const protect = [...meshProtection(loaded.model.dir, path.resolve(loaded.model.dir, loaded.model.settings.pkiDir)), ...(useCache ? [cacheProtection(cacheDir)] : [])];
   // Before compiling: a path the build may not replace is refused at once.
   if (!opts.check) assertReplaceable(opts.out, { force: opts.force, protect });
+  saveLint();
   const compileOpts = opts.templates ? { templatesDir: opts.templates } : {};
   let tree: FileTree;
   let nodes: number;
