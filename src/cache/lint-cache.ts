@@ -33,6 +33,7 @@ import * as zlib from 'node:zlib';
 import { diagAt, type Diagnostic } from '../diag/diagnostic';
 import type { ServiceManifest, ServicePolicies } from '../model/types';
 import type { LintEntry, PersistedLintCache, PolicyDerived } from '../config/source-cache';
+import { containsKeyMaterial } from '../pki/fs-secure';
 import { compilerFingerprint } from './compiler-hash';
 
 export interface LintCacheStats {
@@ -120,6 +121,8 @@ export class LintCache implements PersistedLintCache {
       } catch {
         return; // a value the codec does not take (a bug, not the user's): no cache rather than a wrong one
       }
+      // As node entries: the cache never holds key material (a key pasted into a manifest value, say).
+      if (containsKeyMaterial(record)) return;
       fs.mkdirSync(path.dirname(this.file), { recursive: true });
       if (rewrite) {
         const tmp = `${this.file}.tmp-${process.pid}`;

@@ -206,6 +206,24 @@ test('lint cache: appended records, then a rewrite once the file holds mostly st
   }
 });
 
+test('lint cache: nothing is saved when an entry would hold key material', () => {
+  const { dir, cleanup } = copyExample('ceq');
+  try {
+    const cacheDir = path.join(dir, '.mesh-cache');
+    const file = cachedLint(dir, cacheDir).cache.file;
+    const before = fs.readFileSync(file);
+    // Diagnostics quote no secret (src/diag/excerpt.ts) and no model field takes free text: defence in depth.
+    const cache = LintCache.open(cacheDir);
+    const key = { severity: 'error', code: 'MESH024', message: 'x -----BEGIN PRIVATE KEY----- y', file: 'a.yml', line: 1, col: 1 } as const;
+    cache.set('k', { diagnostics: [key], valid: false });
+    cache.save();
+    assert.equal(cache.stats.stored, 0);
+    assert.deepEqual(fs.readFileSync(file), before, 'the file is as it was');
+  } finally {
+    cleanup();
+  }
+});
+
 test('lint cache codec: positions, undefined, escapes; what JSON would change is refused', () => {
   const files: string[] = [];
   const index = new Map<string, number>();
