@@ -135,7 +135,7 @@ test('lint cache: after random edits, a lint through the cache is the lint witho
         cleanup();
       }
     }),
-    { numRuns: 12, seed: 20 },
+    { numRuns: 25, seed: 20 },
   );
 });
 
