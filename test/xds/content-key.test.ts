@@ -1,0 +1,71 @@
+/**
+ * Content keys (src/xds/prepared.ts contentKey) stand for a resource in the
+ * validation cache and the encoder: equal keys must mean equal content, and a
+ * resource found by key must get the findings and bytes a fresh check and
+ * encoding would give.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { contentKey, ResourceEncoder } from '../../src/xds/prepared';
+import { validateNodeConfig, ValidationCache } from '../../src/validate/validate';
+import { TYPE } from '../helpers/ads-client';
+
+const cluster = (extra: Record<string, unknown>): Record<string, unknown> => ({
+  '@type': TYPE.clusters,
+  name: 'outbound|x',
+  type: 'EDS',
+  connect_timeout: '1s',
+  eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+  ...extra,
+});
+
+const brief = (ds: readonly { code: string; severity: string; path?: string; message: string }[]): string[] => ds.map((d) => `${d.severity} ${d.code} ${d.path ?? ''} ${d.message}`);
+
+test('equal content gives one key; a different value, or the same in another key order, never shares a wrong one', () => {
+  assert.equal(contentKey(cluster({})), contentKey(cluster({})));
+  assert.notEqual(contentKey(cluster({ connect_timeout: '2s' })), contentKey(cluster({})));
+  // JSON.stringify writes NaN, Infinity and null alike: these must not share a key.
+  const keys = [null, Number.NaN, Number.POSITIVE_INFINITY].map((v) => {
+    try {
+      return contentKey(cluster({ per_connection_buffer_limit_bytes: v }));
+    } catch (err) {
+      return `refused: ${(err as Error).message}`;
+    }
+  });
+  assert.equal(new Set(keys).size, 3, keys.join(' | '));
+  // Another key order is another key (a miss), and encodes to the same bytes and version.
+  const reordered = Object.fromEntries(Object.entries(cluster({})).reverse());
+  const enc = new ResourceEncoder();
+  const a = enc.prepare('clusters', cluster({}) as never);
+  const b = enc.prepare('clusters', reordered as never);
+  assert.equal(a.version, b.version);
+  assert.deepEqual(a.any, b.any);
+});
+
+test('a resource found in the validation cache gets the diagnostics of an uncached check', () => {
+  const cache = new ValidationCache();
+  const keyOf = (r: unknown): string => contentKey(r as object);
+  const check = (c: Record<string, unknown>, cached: boolean): string[] =>
+    brief(validateNodeConfig({ clusters: [c] }, { file: 'n/', complete: false, ...(cached ? { cache, keyOf } : {}) }));
+  // Valid with null (proto3 JSON: unset), cached first; then values JSON.stringify writes as null.
+  assert.deepEqual(check(cluster({ per_connection_buffer_limit_bytes: null }), true), []);
+  for (const bad of [Number.NaN, -1, 'many']) {
+    const c = cluster({ per_connection_buffer_limit_bytes: bad });
+    let uncached: string[] | string;
+    try {
+      uncached = check(c, false);
+    } catch (err) {
+      uncached = `threw ${(err as Error).message}`;
+    }
+    let cached: string[] | string;
+    try {
+      cached = check(cluster({ per_connection_buffer_limit_bytes: bad }), true);
+    } catch (err) {
+      cached = `threw ${(err as Error).message}`;
+    }
+    assert.notDeepEqual(uncached, [], `${String(bad)} is refused`);
+    assert.deepEqual(cached, uncached, `${String(bad)}: same diagnostics with the cache`);
+  }
+  // And twice from the cache, still refused.
+  assert.notDeepEqual(check(cluster({ per_connection_buffer_limit_bytes: -1 }), true), []);
+});
