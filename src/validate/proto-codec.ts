@@ -81,8 +81,14 @@ export function decodeResource(typeUrl: string, bytes: Uint8Array): JsonObject {
   return hasSpecialJson(fullNameOf(t)) ? { '@type': typeUrl, value: json } : { '@type': typeUrl, ...(json as JsonObject) };
 }
 
+/**
+ * The converted object is already what fromObject would make of it (numbers
+ * for enums, decimal strings for 64-bit integers, Buffers for bytes, defaults
+ * without presence dropped), and protobufjs's encode reads plain objects: the
+ * fromObject copy of every message was a third of an encoding, for the same bytes.
+ */
 function encodeConverted(t: protobuf.Type, obj: unknown): Uint8Array {
-  return t.encode(t.fromObject(obj as { [k: string]: unknown })).finish();
+  return t.encode(obj as { [k: string]: unknown }).finish();
 }
 
 function requireType(nameOrUrl: string, path: JsonPath): protobuf.Type {
