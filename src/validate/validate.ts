@@ -50,8 +50,9 @@ export interface NodeConfig {
  * Structural + PGV results per resource content, reused across nodes and
  * applies: a resource that did not change is not walked again. Keyed by a
  * content key the caller computes (the same key its encoder uses). The
- * messages the walk visited are kept too, so the cross-reference checks of
- * every node that holds the resource still see its references.
+ * messages of the walk the cross-reference checks read are kept too
+ * (NodeCollector.reads), so every node that holds the resource still has its
+ * references checked.
  */
 export class ValidationCache {
   private current = new Map<string, CachedCheck>();
@@ -149,7 +150,7 @@ export function validateNodeConfig(config: NodeConfig, opts: NodeValidateOptions
       if (opts.cache && opts.keyOf) {
         const entry = opts.cache.lookup(`${kind}\0${opts.keyOf(value)}`, () => {
           const visits: Array<readonly [string, JsonObject, JsonPath]> = [];
-          return { findings: checkTyped(typeName, value, (t, v, p) => visits.push([t, v, p])), visits };
+          return { findings: checkTyped(typeName, value, (t, v, p) => void (NodeCollector.reads(t) && visits.push([t, v, p]))), visits };
         });
         const visit = node.visitor(ref);
         for (const [t, v, p] of entry.visits) visit(t, v, p);

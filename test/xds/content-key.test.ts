@@ -69,3 +69,20 @@ test('a resource found in the validation cache gets the diagnostics of an uncach
   // And twice from the cache, still refused.
   assert.notDeepEqual(check(cluster({ per_connection_buffer_limit_bytes: -1 }), true), []);
 });
+
+test('a route configuration found in the validation cache still has its cluster references checked on every node', () => {
+  const cache = new ValidationCache();
+  const keyOf = (r: unknown): string => contentKey(r as object);
+  const routes = (): Record<string, unknown> => ({
+    '@type': TYPE.routes,
+    name: 'r',
+    virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|x' } }] }],
+  });
+  const node = (withCluster: boolean, cached: boolean): string[] =>
+    brief(validateNodeConfig({ routes: [routes()], clusters: withCluster ? [cluster({})] : [] }, { file: 'n/', complete: false, ...(cached ? { cache, keyOf } : {}) }));
+  assert.deepEqual(node(true, true), []);
+  const uncached = node(false, false);
+  assert.ok(uncached.some((d) => d.includes('outbound|x')), uncached.join('\n'));
+  // The route configuration is a hit now: its reference is replayed from the cached walk.
+  assert.deepEqual(node(false, true), uncached);
+});
