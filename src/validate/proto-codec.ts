@@ -37,14 +37,29 @@ import { DECODE_OPTIONS, protoObjectToJson } from './proto-decode';
  * bytes. Callers must validate first; invalid input throws (a bug).
  */
 export class EncodeError extends Error {
-  constructor(path: JsonPath, message: string) {
-    super(`${formatPath(path) || '<root>'}: ${message}`);
+  constructor(path: JsonPath | At, message: string) {
+    super(`${formatPath(Array.isArray(path) ? path : pathOf(path as At)) || '<root>'}: ${message}`);
     this.name = 'EncodeError';
   }
 }
+
+/**
+ * Where the encoder is, as a chain to the root: a path is only needed for an
+ * error, and copying one array per field of every message encoded was a good
+ * part of an encoding's garbage.
+ */
+type At = { readonly up: At; readonly key: string | number } | null;
+const ROOT: At = null;
+const at = (up: At, key: string | number): At => ({ up, key });
+
+function pathOf(a: At): JsonPath {
+  const out: Array<string | number> = [];
+  for (let x = a; x !== null; x = x.up) out.push(x.key);
+  return out.reverse();
+}
 export function encodeMessage(type: protobuf.Type | string, json: unknown): Uint8Array {
   const t = typeof type === 'string' ? requireType(type, []) : type;
-  return encodeConverted(t, toProtoObject(t, json, []));
+  return encodeConverted(t, toProtoObject(t, json, ROOT));
 }
 
 /** Encodes a resource given as proto3 JSON with "@type" (the inner message, not the Any). */
@@ -57,9 +72,8 @@ export function toAny(resource: JsonObject): { type_url: string; value: Uint8Arr
   const url = resource['@type'];
   if (typeof url !== 'string') throw new EncodeError([], 'resource has no "@type"');
   const t = requireType(url, ['@type']);
-  const { '@type': _ignored, ...fields } = resource;
-  const value = hasSpecialJson(fullNameOf(t)) ? resource['value'] : fields;
-  return { type_url: url, value: encodeConverted(t, toProtoObject(t, value, [])) };
+  const converted = hasSpecialJson(fullNameOf(t)) ? toProtoObject(t, resource['value'], ROOT) : plainObject(t, resource, ROOT, '@type');
+  return { type_url: url, value: encodeConverted(t, converted) };
 }
 
 /** A stable content version for a resource: sha256 over its type URL and deterministic bytes. */
@@ -91,14 +105,14 @@ function encodeConverted(t: protobuf.Type, obj: unknown): Uint8Array {
   return t.encode(obj as { [k: string]: unknown }).finish();
 }
 
-function requireType(nameOrUrl: string, path: JsonPath): protobuf.Type {
+function requireType(nameOrUrl: string, path: JsonPath | At): protobuf.Type {
   const t = lookupMessageType(nameOrUrl);
   if (t === undefined) throw new EncodeError(path, `unknown message type ${typeNameOfUrl(nameOrUrl)}`);
   return t;
 }
 
 /** proto3 JSON -> the object form protobufjs's fromObject understands. */
-function toProtoObject(type: protobuf.Type, json: unknown, path: JsonPath): unknown {
+function toProtoObject(type: protobuf.Type, json: unknown, path: At): unknown {
   const name = fullNameOf(type);
   const kind = WRAPPER_KINDS[name];
   if (kind !== undefined) {
@@ -129,43 +143,46 @@ function toProtoObject(type: protobuf.Type, json: unknown, path: JsonPath): unkn
       return valueObject(json, path);
     case LIST_VALUE:
       if (!Array.isArray(json)) throw new EncodeError(path, 'expected a list');
-      return { values: json.map((v, i) => valueObject(v, [...path, i])) };
+      return { values: json.map((v, i) => valueObject(v, at(path, i))) };
   }
   if (!isObject(json)) throw new EncodeError(path, `expected an object (${type.name})`);
   return plainObject(type, json, path);
 }
 
-function plainObject(type: protobuf.Type, json: JsonObject, path: JsonPath): JsonObject {
+/** `skip`: the "@type" of an Any whose fields sit inline. */
+function plainObject(type: protobuf.Type, json: JsonObject, path: At, skip?: string): JsonObject {
   const index = fieldIndex(type);
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(json)) {
+  for (const key of Object.keys(json)) {
+    if (key === skip) continue;
+    const value = json[key];
     const field = index.get(key);
-    if (field === undefined) throw new EncodeError([...path, key], `unknown field in ${type.name}`);
+    if (field === undefined) throw new EncodeError(at(path, key), `unknown field in ${type.name}`);
     if (value === null && !acceptsNull(field)) continue; // proto3 JSON: null means unset
-    const converted = fieldValue(field, value, [...path, key]);
+    const converted = fieldValue(field, value, at(path, key));
     if (hasImplicitPresence(field) && isDefaultValue(valueTypeOf(field), converted)) continue;
     out[field.name] = converted;
   }
   return out;
 }
 
-function fieldValue(field: protobuf.Field, value: unknown, path: JsonPath): unknown {
+function fieldValue(field: protobuf.Field, value: unknown, path: At): unknown {
   const vt = valueTypeOf(field);
   if (field.map) {
     if (!isObject(value)) throw new EncodeError(path, 'expected an object (map)');
     // Sorted insertion: protobufjs writes map entries in key insertion order.
     const out: JsonObject = {};
-    for (const k of Object.keys(value).sort()) out[k] = single(vt, value[k], [...path, k]);
+    for (const k of Object.keys(value).sort()) out[k] = single(vt, value[k], at(path, k));
     return out;
   }
   if (field.repeated) {
     if (!Array.isArray(value)) throw new EncodeError(path, 'expected a list');
-    return value.map((v, i) => single(vt, v, [...path, i]));
+    return value.map((v, i) => single(vt, v, at(path, i)));
   }
   return single(vt, value, path);
 }
 
-function single(vt: ValueType, value: unknown, path: JsonPath): unknown {
+function single(vt: ValueType, value: unknown, path: At): unknown {
   if (vt.kind === 'message') return toProtoObject(vt.type, value, path);
   if (vt.kind === 'enum') {
     if (value === null) return 0; // NullValue
@@ -178,7 +195,7 @@ function single(vt: ValueType, value: unknown, path: JsonPath): unknown {
 }
 
 /** protobufjs takes 64-bit integers as decimal strings (via long.js) and bytes as Buffers. */
-function scalar(kind: ScalarKind, value: unknown, path: JsonPath): unknown {
+function scalar(kind: ScalarKind, value: unknown, path: At): unknown {
   const p = parseScalar(kind, value);
   if (!p.ok) throw new EncodeError(path, p.message);
   return typeof p.value === 'bigint' ? p.value.toString() : p.value;
@@ -209,37 +226,36 @@ function isDefaultScalar(kind: ScalarKind, v: unknown): boolean {
   return Object.is(v, 0); // -0.0 has a non-zero bit pattern and is serialized, as in Go
 }
 
-function anyObject(json: unknown, path: JsonPath): { type_url: string; value?: Uint8Array } {
+function anyObject(json: unknown, path: At): { type_url: string; value?: Uint8Array } {
   if (!isObject(json)) throw new EncodeError(path, 'expected an object with "@type" (Any)');
   const url = json['@type'];
   if (typeof url !== 'string') throw new EncodeError(path, 'Any has no "@type"');
-  const inner = requireType(url, [...path, '@type']);
+  const inner = requireType(url, at(path, '@type'));
   let obj: unknown;
   if (hasSpecialJson(fullNameOf(inner))) {
-    obj = toProtoObject(inner, json['value'], [...path, 'value']);
+    obj = toProtoObject(inner, json['value'], at(path, 'value'));
   } else {
-    const { '@type': _ignored, ...fields } = json;
-    obj = plainObject(inner, fields, path);
+    obj = plainObject(inner, json, path, '@type');
   }
   const value = encodeConverted(inner, obj);
   // An empty message (e.g. the Router config) packs to no bytes; canonical encoders then omit `value`.
   return value.length === 0 ? { type_url: url } : { type_url: url, value };
 }
 
-function structObject(json: unknown, path: JsonPath): { fields: JsonObject } {
+function structObject(json: unknown, path: At): { fields: JsonObject } {
   if (!isObject(json)) throw new EncodeError(path, 'expected an object (Struct)');
   const fields: JsonObject = {};
-  for (const k of Object.keys(json).sort()) fields[k] = valueObject(json[k], [...path, k]);
+  for (const k of Object.keys(json).sort()) fields[k] = valueObject(json[k], at(path, k));
   return { fields };
 }
 
-function valueObject(v: unknown, path: JsonPath): JsonObject {
+function valueObject(v: unknown, path: At): JsonObject {
   const one = (kind: string, x: unknown): JsonObject => ({ [actualFieldName(requireType(VALUE, path), kind)]: x });
   if (v === null) return one('null_value', 0);
   if (typeof v === 'number') return one('number_value', v);
   if (typeof v === 'string') return one('string_value', v);
   if (typeof v === 'boolean') return one('bool_value', v);
-  if (Array.isArray(v)) return one('list_value', { values: v.map((x, i) => valueObject(x, [...path, i])) });
+  if (Array.isArray(v)) return one('list_value', { values: v.map((x, i) => valueObject(x, at(path, i))) });
   if (isObject(v)) return one('struct_value', structObject(v, path));
   throw new EncodeError(path, `cannot encode ${typeof v} as google.protobuf.Value`);
 }

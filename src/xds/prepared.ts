@@ -38,7 +38,9 @@ const keys = new WeakMap<object, string>();
 export function contentKey(json: object): string {
   let k = keys.get(json);
   if (k === undefined) {
-    k = createHash('sha256').update(keyText(json)).digest('base64');
+    const [tag, text] = keyText(json);
+    // Two updates, not one of tag + text: a concatenated string is copied flat before hashing.
+    k = createHash('sha256').update(tag).update(text).digest('base64');
     keys.set(json, k);
   }
   return k;
@@ -54,15 +56,16 @@ export function contentKey(json: object): string {
  * tagged and those written as tags of their own, so no two contents share a
  * text (and a resource the validator must refuse gets a key, not an exception).
  */
-function keyText(json: object): string {
+function keyText(json: object): readonly [string, string] {
   const text = JSON.stringify(json);
-  if (!text.includes('null')) return `j${text}`;
-  return `t${JSON.stringify(json, function tagged(this: unknown, _k: string, v: unknown): unknown {
+  if (!text.includes('null')) return ['j', text];
+  const tagged = JSON.stringify(json, function tag(this: unknown, _k: string, v: unknown): unknown {
     if (typeof v === 'string') return `s${v}`;
     if (typeof v === 'number' && !Number.isFinite(v)) return `n${v}`;
     if (v === undefined && Array.isArray(this)) return 'u';
     return v;
-  })}`;
+  });
+  return ['t', tagged];
 }
 
 export function bytesVersion(typeUrl: string, bytes: Uint8Array): string {
