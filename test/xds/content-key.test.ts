@@ -86,3 +86,30 @@ test('a route configuration found in the validation cache still has its cluster 
   // The route configuration is a hit now: its reference is replayed from the cached walk.
   assert.deepEqual(node(false, true), uncached);
 });
+
+test('a virtual host checked once for several route configurations gets, in each, the diagnostics and references of an uncached check', () => {
+  const cache = new ValidationCache();
+  const keyOf = (r: unknown): string => contentKey(r as object);
+  // A bad virtual host: an unknown field, a negative timeout (Envoy's own duration range), a reference.
+  const bad = (): Record<string, unknown> => ({
+    name: 'bad',
+    domains: ['bad'],
+    routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|x', timeout: '-1s' }, nope: 1 }],
+  });
+  const good = (n: string): Record<string, unknown> => ({ name: n, domains: [n], routes: [{ match: { prefix: '/' }, route: { cluster: 'outbound|x' } }] });
+  const rc = (name: string, hosts: Record<string, unknown>[]): Record<string, unknown> => ({ '@type': TYPE.routes, name, virtual_hosts: hosts });
+  const nodes = [
+    { routes: [rc('a', [bad(), good('g1')])], clusters: [cluster({})] },
+    { routes: [rc('b', [good('g2'), bad()]), rc('c', [good('g3'), good('g4'), bad()])], clusters: [] },
+  ];
+  const uncached = nodes.map((n) => brief(validateNodeConfig(n, { file: 'n/', complete: false })));
+  for (let round = 0; round < 2; round++) {
+    const cached = nodes.map((n) => brief(validateNodeConfig(n, { file: 'n/', complete: false, cache, keyOf })));
+    assert.deepEqual(cached, uncached, `round ${round}`);
+  }
+  // What the uncached check says, so the comparison above compares something.
+  assert.ok(uncached[0]!.some((d) => d.includes('virtual_hosts[0].routes[0].nope')), uncached[0]!.join('\n'));
+  assert.ok(uncached[1]!.some((d) => d.includes('routes[1].virtual_hosts[2].routes[0].route.timeout')), uncached[1]!.join('\n'));
+  assert.ok(uncached[1]!.some((d) => d.includes('"outbound|x"')), uncached[1]!.join('\n'));
+  assert.ok(!uncached[0]!.some((d) => d.includes('"outbound|x"')), uncached[0]!.join('\n'));
+});
