@@ -39,6 +39,8 @@ interface PolicyRound {
   stats: PhaseStats;
   applyStartedAt: number;
   applyMs: number;
+  /** CPU seconds of the server process during the apply (user + system, every thread). */
+  applyCpuS: number;
   changedNodes: number;
   recomputedNodes: number;
   loopDelayMaxMs: number;
@@ -96,7 +98,7 @@ function editManifest(meshDir: string, round: number): void {
 
 function figures(pol: PolicyRound): Record<string, string | number> {
   return {
-    apply_ms: pol.applyMs, apply_to_last_ack_ms: toLastAck(pol), recomputed_nodes: pol.recomputedNodes, changed_nodes: pol.changedNodes,
+    apply_ms: pol.applyMs, apply_to_last_ack_ms: toLastAck(pol), apply_cpu_s: pol.applyCpuS.toFixed(2), recomputed_nodes: pol.recomputedNodes, changed_nodes: pol.changedNodes,
     nodes_pushed: pol.stats.nodesPushed, pushes: pol.stats.pushes, loop_delay_max_ms: pol.loopDelayMaxMs,
     stages_ms: Object.entries(pol.stagesMs ?? {}).map(([k, v]) => `${k}:${v}`).join(','),
   };

@@ -34,6 +34,31 @@ import { fullNameOf, lookupMessageType } from './proto-registry';
 export interface CheckOptions {
   /** Called for each message checked (after its fields), e.g. to collect references for cross-checks. */
   readonly onMessage?: (typeName: string, value: JsonObject, path: JsonPath) => void;
+  /** Messages of some types checked once per content (see SubMessageMemo). */
+  readonly memo?: SubMessageMemo;
+}
+
+/**
+ * Checks of sub-messages reused by content: many resources share parts (the
+ * virtual host of a service is the same in the route configuration of each of
+ * its callers), and a changed resource is mostly unchanged parts. An entry
+ * holds what checking the message alone found, with paths relative to it, and
+ * the visits `onMessage` gets that `keepVisit` selects; replayed under the
+ * path where the message sits, in the order a walk would have made them. The
+ * depth is part of the key (the nesting limit counts from the resource).
+ */
+export interface SubMessageMemo {
+  /** Full names of the message types memoized. */
+  readonly types: ReadonlySet<string>;
+  readonly keyOf: (value: JsonObject) => string;
+  readonly lookup: (key: string, compute: () => SubMessageCheck) => SubMessageCheck;
+  readonly keepVisit: (typeName: string) => boolean;
+}
+
+export interface SubMessageCheck {
+  readonly findings: readonly Finding[];
+  readonly durationRange: readonly Finding[];
+  readonly visits: ReadonlyArray<readonly [string, JsonObject, JsonPath]>;
 }
 
 export function checkMessage(type: protobuf.Type, value: unknown, basePath: JsonPath = [], opts: CheckOptions = {}): Finding[] {
@@ -43,6 +68,16 @@ export function checkMessage(type: protobuf.Type, value: unknown, basePath: Json
   const pgvDuration = new Set(checker.findings.filter((f) => f.code === C.PGV_DURATION).map((f) => JSON.stringify(f.path)));
   return [...checker.findings, ...checker.durationRange.filter((f) => !pgvDuration.has(JSON.stringify(f.path)))];
 }
+
+/** One message checked alone (for SubMessageMemo): findings relative to it, the visits kept. */
+function checkAlone(type: protobuf.Type, value: JsonObject, depth: number, memo: SubMessageMemo): SubMessageCheck {
+  const visits: Array<readonly [string, JsonObject, JsonPath]> = [];
+  const checker = new MessageChecker({ memo, onMessage: (t, v, p) => void (memo.keepVisit(t) && visits.push([t, v, p])) }, value);
+  checker.message(type, value, [], depth);
+  return { findings: checker.findings, durationRange: checker.durationRange, visits };
+}
+
+const under = (path: JsonPath, f: Finding): Finding => (f.path.length === 0 && path.length === 0 ? f : { ...f, path: [...path, ...f.path] });
 
 /** Normalized value of a WKT, handed to the PGV rules of the field that holds it. */
 type WktValue = ScalarValue | SecondsNanos | { readonly typeUrl: string } | undefined;
@@ -72,7 +107,11 @@ class MessageChecker {
   /** Kept apart: dropped where a PGV duration rule reports the same value (see checkMessage). */
   readonly durationRange: Finding[] = [];
 
-  constructor(private readonly opts: CheckOptions) {}
+  /** `alone`: the message checkAlone checks (not looked up in the memo again). */
+  constructor(
+    private readonly opts: CheckOptions,
+    private readonly alone?: JsonObject,
+  ) {}
 
   /** Checks one message value; returns its normalized form when it is a WKT with PGV rules. */
   message(type: protobuf.Type, value: unknown, path: JsonPath, depth: number): WktValue {
@@ -81,6 +120,15 @@ class MessageChecker {
       return undefined;
     }
     const name = fullNameOf(type);
+    const memo = this.opts.memo;
+    if (memo !== undefined && value !== this.alone && isObject(value) && memo.types.has(name)) {
+      const entry = memo.lookup(`${name}\0${depth}\0${memo.keyOf(value)}`, () => checkAlone(type, value, depth, memo));
+      for (const f of entry.findings) this.findings.push(under(path, f));
+      for (const f of entry.durationRange) this.durationRange.push(under(path, f));
+      const visit = this.opts.onMessage;
+      if (visit !== undefined) for (const [t, v, p] of entry.visits) visit(t, v, p.length === 0 ? path : [...path, ...p]);
+      return undefined;
+    }
     const kind = WRAPPER_KINDS[name];
     if (kind !== undefined) return this.scalar(kind, value, path);
     switch (name) {

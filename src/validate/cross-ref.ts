@@ -69,6 +69,15 @@ export class NodeCollector<D> {
     if (complete) this.provided.add(kind);
   }
 
+  /**
+   * Whether visit() reads messages of this type (every other visit is a no-op):
+   * a cached check keeps only these visits, to replay for each node holding the
+   * resource (a route configuration's walk visits hundreds of messages, a few of them references).
+   */
+  static reads(typeName: string): boolean {
+    return CLUSTER_REFS[typeName] !== undefined || typeName === RDS || typeName === SDS_SECRET_CONFIG || typeName === HCM;
+  }
+
   /** The structural checker's onMessage hook for one document. */
   visitor(doc: D): (typeName: string, value: JsonObject, path: JsonPath) => void {
     return (typeName, value, path) => this.visit(typeName, value, path, doc);

@@ -1,6 +1,6 @@
 import { type Diagnostic, diagAt, sortDiagnostics } from '../diag/diagnostic';
 import { ENVOY_CODES as C, type Finding, error } from './codes';
-import { type CheckOptions, checkMessage } from './check-message';
+import { type CheckOptions, type SubMessageCheck, type SubMessageMemo, checkMessage } from './check-message';
 import { isExpectedForGrpc, isGrpcBootstrap } from './compiler-files';
 import { NodeCollector } from './cross-ref';
 import { walkDocument } from './documents';
@@ -50,19 +50,21 @@ export interface NodeConfig {
  * Structural + PGV results per resource content, reused across nodes and
  * applies: a resource that did not change is not walked again. Keyed by a
  * content key the caller computes (the same key its encoder uses). The
- * messages the walk visited are kept too, so the cross-reference checks of
- * every node that holds the resource still see its references.
+ * messages of the walk the cross-reference checks read are kept too
+ * (NodeCollector.reads), so every node that holds the resource still has its
+ * references checked.
  */
 export class ValidationCache {
-  private current = new Map<string, CachedCheck>();
-  private previous = new Map<string, CachedCheck>();
+  /** Whole resources (CachedCheck, keyed by kind) and memoized sub-messages (SubMessageCheck, keyed by type name). */
+  private current = new Map<string, object>();
+  private previous = new Map<string, object>();
   hits = 0;
   misses = 0;
 
-  lookup(key: string, compute: () => CachedCheck): CachedCheck {
-    let entry = this.current.get(key);
+  lookup<T extends CachedCheck | SubMessageCheck>(key: string, compute: () => T): T {
+    let entry = this.current.get(key) as T | undefined;
     if (!entry) {
-      entry = this.previous.get(key);
+      entry = this.previous.get(key) as T | undefined;
       if (entry) this.hits++;
       else {
         entry = compute();
@@ -147,9 +149,9 @@ export function validateNodeConfig(config: NodeConfig, opts: NodeValidateOptions
       const ref: DocRef = { file, prefix: [...base, kind, i], ...(opts.locate ? { locate: opts.locate } : {}) };
       const typeName = RESOURCE_TYPES[kind].typeName;
       if (opts.cache && opts.keyOf) {
-        const entry = opts.cache.lookup(`${kind}\0${opts.keyOf(value)}`, () => {
+        const entry = opts.cache.lookup(`${kind}\0${opts.keyOf(value)}`, (): CachedCheck => {
           const visits: Array<readonly [string, JsonObject, JsonPath]> = [];
-          return { findings: checkTyped(typeName, value, (t, v, p) => visits.push([t, v, p])), visits };
+          return { findings: checkTyped(typeName, value, (t, v, p) => void (NodeCollector.reads(t) && visits.push([t, v, p])), memoOf(opts.cache!, opts.keyOf!)), visits };
         });
         const visit = node.visitor(ref);
         for (const [t, v, p] of entry.visits) visit(t, v, p);
@@ -168,9 +170,27 @@ export function validateNodeConfig(config: NodeConfig, opts: NodeValidateOptions
   return sortDiagnostics(out);
 }
 
+/**
+ * Sub-messages a cached check memoizes by content (SubMessageMemo): the
+ * virtual host of a service is in the route configuration of every caller,
+ * and a change of defaults (a timeout) changes every route configuration, so
+ * the resource-level cache misses them all while a third of their virtual hosts are distinct.
+ */
+const MEMOIZED_MESSAGES: ReadonlySet<string> = new Set(['envoy.config.route.v3.VirtualHost']);
+
+const memos = new WeakMap<ValidationCache, SubMessageMemo>();
+function memoOf(cache: ValidationCache, keyOf: (resource: unknown) => string): SubMessageMemo {
+  let memo = memos.get(cache);
+  if (memo === undefined || memo.keyOf !== keyOf) {
+    memo = { types: MEMOIZED_MESSAGES, keyOf, lookup: (key, compute) => cache.lookup(key, compute), keepVisit: NodeCollector.reads };
+    memos.set(cache, memo);
+  }
+  return memo;
+}
+
 /** A value of a known type, with or without "@type" (which then must match). */
-function checkTyped(typeUrl: string, value: unknown, onMessage?: CheckOptions['onMessage']): Finding[] {
-  const opts = onMessage ? { onMessage } : {};
+function checkTyped(typeUrl: string, value: unknown, onMessage?: CheckOptions['onMessage'], memo?: SubMessageMemo): Finding[] {
+  const opts: CheckOptions = { ...(onMessage ? { onMessage } : {}), ...(memo ? { memo } : {}) };
   const declared = isObject(value) ? value['@type'] : undefined;
   if (typeof declared !== 'string') return checkMessage(messageType(typeNameOfUrl(typeUrl)), value, [], opts);
   const findings = checkMessage(messageType(ANY), value, [], opts);

@@ -5,10 +5,9 @@
  * applies, restarts and control-plane replicas (Envoy would drain listeners
  * on a version change that changed nothing).
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { JsonObject } from '../envoy/proto-json';
 import { resourceName, type ResourceKind } from '../envoy/resources';
-import { stableText } from '../envoy/stable-json';
 import { toAny } from '../validate/proto-codec';
 import { deltaResourceFrame, fieldSize, writeFieldHeader } from './wire';
 
@@ -29,17 +28,45 @@ export interface PreparedResource {
 }
 
 /**
- * A content key for a resource object: sha256 of its canonical JSON. Memoized
- * per object, because the validation cache and the encoder both ask for it.
+ * A content key for a resource object: sha256 of its JSON text. Memoized per
+ * object, because the validation cache and the encoder both ask for it. Equal
+ * keys must mean equal content (the caches hand one object's findings and
+ * bytes to the other); equal content need not give equal keys (that is a
+ * miss: validated and encoded again, to the same result and version).
  */
 const keys = new WeakMap<object, string>();
 export function contentKey(json: object): string {
   let k = keys.get(json);
   if (k === undefined) {
-    k = createHash('sha256').update(stableText(json)).digest('base64');
+    // One-shot: a Hash object per resource was a tenth of the key's cost.
+    k = hash('sha256', keyText(json), 'base64');
     keys.set(json, k);
   }
   return k;
+}
+
+/**
+ * JSON.stringify's text where it is exact, else a tagged one. The native
+ * stringify is a tenth of the cost of the canonical stableText (sorted keys,
+ * indented), and the compiler builds a resource's keys in the same order each
+ * time; two equal resources built in different key orders only miss. It is
+ * not exact for NaN, Infinity and undefined array members, which it writes as
+ * null: a text holding "null" anywhere is made again with every string value
+ * tagged and those written as tags of their own, so no two contents share a
+ * text (and a resource the validator must refuse gets a key, not an exception).
+ * The tagged text is marked by a leading "t": a JSON object or array never
+ * starts with one.
+ */
+function keyText(json: object): string {
+  const text = JSON.stringify(json);
+  if (!text.includes('null')) return text;
+  const tagged = JSON.stringify(json, function tag(this: unknown, _k: string, v: unknown): unknown {
+    if (typeof v === 'string') return `s${v}`;
+    if (typeof v === 'number' && !Number.isFinite(v)) return `n${v}`;
+    if (v === undefined && Array.isArray(this)) return 'u';
+    return v;
+  });
+  return `t${tagged}`;
 }
 
 export function bytesVersion(typeUrl: string, bytes: Uint8Array): string {
