@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
 import { checkMeshSteps, type PolicyKeys } from '../model/checks';
+import type { CheckCache } from '../model/check-cache';
 import { runSync, type Steps } from '../util/sliced';
 import type { MeshModel, ServiceManifest, ServicePolicies } from '../model/types';
 import { assembleModel, buildPolicies, buildPoliciesFor, buildService, buildSettings } from './build-model';
@@ -61,6 +62,12 @@ export interface LoadOptions {
    * modelled again (src/config/source-cache.ts).
    */
   readonly sourceCache?: SourceCache;
+  /**
+   * The cross-service checks' per-service results kept across loads (the
+   * control plane's applies): reused while what each read is unchanged
+   * (src/model/check-cache.ts).
+   */
+  readonly checkCache?: CheckCache;
 }
 
 /** Where source files come from: a folder, or a map of what `mesh apply` sent. */
@@ -194,7 +201,8 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
   yield;
   const model = assembleModel(abs, dir, settings, services, policies, buildExternals(policySrc), buildGuardrails(policySrc), buildGateways(policySrc, settings));
   yield;
-  diags.push(...(yield* checkMeshSteps({ model, policyKeys: policyKeysOf(policySrc) })));
+  const checkCache = opts.files ? opts.checkCache : undefined;
+  diags.push(...(yield* checkMeshSteps({ model, policyKeys: policyKeysOf(policySrc), ...(checkCache ? { cache: checkCache } : {}) })));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and
   // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
@@ -242,8 +250,19 @@ function listManifests(abs: string): string[] {
     .sort();
 }
 
+/** Per policy file: the source cache hands an unchanged file's very object to the next load. */
+const policyKeysMemo = new WeakMap<SourceFile, PolicyKeys[]>();
+
 function policyKeysOf(src: SourceFile | undefined): PolicyKeys[] {
   if (!src) return [];
+  const hit = policyKeysMemo.get(src);
+  if (hit) return hit;
+  const keys = policyKeysOfFile(src);
+  policyKeysMemo.set(src, keys);
+  return keys;
+}
+
+function policyKeysOfFile(src: SourceFile): PolicyKeys[] {
   const v = src.value as Record<string, Record<string, unknown> | undefined>;
   const out: PolicyKeys[] = [];
   for (const section of POLICY_SECTIONS) {

@@ -30,6 +30,7 @@ import { contentKey, CurrentEncodings, ResourceEncoder, type PreparedResource } 
 import { ValidationCache } from '../validate/validate';
 import { SourceCache } from '../config/source-cache';
 import { GapCache } from '../lint/gap-cache';
+import { CheckCache } from '../model/check-cache';
 import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
@@ -84,6 +85,8 @@ export class ControlPlane {
   /** Per-file lint results of the last apply: an unchanged file is not parsed or modelled again. */
   private readonly sourceCache = new SourceCache();
   private readonly gapCache = new GapCache();
+  /** The cross-service checks' per-service results of the last applies (src/model/check-cache.ts). */
+  private readonly checkCache = new CheckCache();
   private compiled?: CompileResult;
   /** The installed apply's dependency index and compiled nodes: what the next apply is incremental against. */
   private installed?: InstalledCompile;
@@ -374,7 +377,7 @@ export class ControlPlane {
     // Linted from memory: `mesh apply` sent the files, and writing thousands of them to a
     // temp folder only to read them back was a fifth of a large apply. Files unchanged since
     // the last apply are not parsed or modelled again (the source cache).
-    const loaded = yield* lintMeshSteps(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache });
+    const loaded = yield* lintMeshSteps(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache, checkCache: this.checkCache });
     const diags: Diagnostic[] = [...loaded.diagnostics];
     if (!loaded.model) return { ok: false, diagnostics: diags };
     const model: MeshModel = loaded.model;
