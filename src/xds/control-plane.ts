@@ -22,7 +22,7 @@ import { validateNodeOutput } from '../output/validate-output';
 import { runSliced, runSync, type Steps } from '../util/sliced';
 import { SnapshotCache } from './cache';
 import type { Logger } from './log';
-import { buildSnapshots, callersIndex, callersIndexSteps, refreshLiveState, snapshotOfNode, type SecretSource } from './mesh-state';
+import { buildSnapshots, callersIndex, callersIndexSteps, refreshLiveState, snapshotOfNode, updatedCallersIndex, type SecretSource } from './mesh-state';
 import { mergeCompiled, type InstalledCompile } from './incremental';
 import { buildDependencyIndex, nodesToRecompute, type DependencyIndex } from '../model/dependencies';
 import { Metrics } from './metrics';
@@ -94,6 +94,8 @@ export class ControlPlane {
   private declared = new Map<string, readonly string[]>();
   private nodesById = new Map<string, CompileResult['nodes'][number]>();
   private callers = new Map<string, Set<string>>();
+  /** The installed compile `callers` was built from (an incremental apply updates it from there). */
+  private callersFor?: InstalledCompile;
   revision?: string;
   sources?: MeshSources;
   /** The store's sequence number of the installed revision (0: none, or applied without a store). */
@@ -168,6 +170,7 @@ export class ControlPlane {
     this.declared = declaredVersions(r.model);
     this.nodesById = new Map();
     this.callers = new Map();
+    this.callersFor = undefined;
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.seq = seq ?? this.seq;
@@ -437,7 +440,11 @@ export class ControlPlane {
     const compiled = kept.length > 0 ? mergeCompiled(fresh, kept.map((id) => base!.nodes.get(id)!)) : fresh;
     for (const id of kept) snaps.set(id, this.cache.get(id)!);
     yield;
-    const callers = yield* callersIndexSteps(compiled);
+    // From the installed index when it is the base's: proportional to the recomputed nodes.
+    const callers =
+      base && kept.length > 0 && this.callersFor === base
+        ? updatedCallersIndex(this.callers, [...base.nodes.values()].filter((n) => recompute.has(n.id) || !index.reads.has(n.id)), fresh.nodes)
+        : yield* callersIndexSteps(compiled);
     tm('snapshots');
     return { ok: true, model, compiled, snaps, diagnostics: diags, index, base, kept, stagesMs: tm.stages, callers };
   }
@@ -480,6 +487,7 @@ export class ControlPlane {
     this.declared = declaredVersions(p.model);
     this.nodesById = nodesById;
     this.callers = p.callers ?? callersIndex(p.compiled);
+    this.callersFor = this.installed;
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.seq = seq ?? this.seq;
