@@ -5,11 +5,13 @@
  * whole model). A unit's diagnostics are a function of the objects the rule
  * reads for it (its manifest or policies, those of the services it calls or
  * that call it, per the rule: checks.ts says which) and of the mesh-wide
- * inputs (the names and files of the services, externals, gateways). Entries
- * are keyed by those objects' identities: the loader's source cache hands the
- * next lint the very objects of unchanged files, and a changed file's new
- * objects miss. The mesh-wide inputs are compared by content: when they
- * change, every unit is checked again.
+ * inputs (the names and files of the services, externals, gateways). Each
+ * check compares every service's manifest and policies objects with the last
+ * check's (the loader's source cache hands the next lint the very objects of
+ * unchanged files, a changed file's are new) and checks again only the units
+ * that read a changed one; the others keep the last check's diagnostics. The
+ * mesh-wide inputs are compared by content: when they change, every unit is
+ * checked again.
  *
  * Bounded by the model: entries hang off the unit objects (a WeakMap), which
  * go when the source cache drops them. test/model/incremental-checks.test.ts
@@ -17,12 +19,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../diag/diagnostic';
-import type { MeshModel } from './types';
+import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 
 interface Entry {
   readonly global: object;
-  readonly reads: readonly (object | undefined)[];
+  /** The check that last computed or reused it: only the last check's entries are reused. */
+  check: number;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/** What changed since the last check, by service name (objects compared by identity). */
+export interface CheckChanges {
+  readonly manifests: ReadonlySet<string>;
+  readonly policies: ReadonlySet<string>;
+  /** The services a changed manifest calls, before or after the change: their callers changed. */
+  readonly calledByChanged: ReadonlySet<string>;
 }
 
 export class CheckCache {
@@ -30,41 +41,64 @@ export class CheckCache {
   private globalKey = '';
   /** One object per distinct mesh-wide input: entries made under another are stale. */
   private global: object = {};
+  private check = 0;
+  private manifests?: ReadonlyMap<string, ServiceManifest>;
+  private policies?: ReadonlyMap<string, ServicePolicies>;
   hits = 0;
   misses = 0;
 
-  /** For one check of `model`: the mesh-wide inputs compared with the last check's. */
-  begin(model: MeshModel): void {
+  /**
+   * For one check of `model` (by name, each service's manifest and policies): what changed
+   * since the last check, or undefined when every unit is to be checked (the first check,
+   * or the mesh-wide inputs changed).
+   */
+  begin(model: MeshModel, manifests: ReadonlyMap<string, ServiceManifest>, policies: ReadonlyMap<string, ServicePolicies>): CheckChanges | undefined {
+    this.check++;
+    const [prevManifests, prevPolicies] = [this.manifests, this.policies];
+    this.manifests = manifests;
+    this.policies = policies;
     const key = globalKeyOf(model);
-    if (key !== this.globalKey) {
+    if (key !== this.globalKey || !prevManifests || !prevPolicies) {
       this.globalKey = key;
       this.global = {};
+      return undefined;
     }
+    const changes = { manifests: new Set<string>(), policies: new Set<string>(), calledByChanged: new Set<string>() };
+    for (const [name, m] of manifests) {
+      const before = prevManifests.get(name);
+      if (before === m) continue;
+      changes.manifests.add(name);
+      for (const c of [...(before?.calls ?? []), ...m.calls]) changes.calledByChanged.add(c.target);
+    }
+    for (const [name, p] of policies) if (prevPolicies.get(name) !== p) changes.policies.add(name);
+    for (const name of prevPolicies.keys()) if (!policies.has(name)) changes.policies.add(name);
+    return changes;
+  }
+
+  /** The next check is a full one (a check that could not use the cache ran meanwhile). */
+  reset(): void {
+    this.manifests = undefined;
+    this.policies = undefined;
   }
 
   /**
-   * `rule`'s diagnostics for `unit`, reused when the unit and every object in
-   * `reads` are the very ones of the last check, else computed by `check`.
+   * `rule`'s diagnostics for `unit`: the last check's when the unit is not `dirty` (nothing
+   * it reads changed since) and was checked then, else computed by `check`.
    */
-  unit(rule: number, unit: object, reads: readonly (object | undefined)[], check: () => Diagnostic[]): readonly Diagnostic[] {
+  unit(rule: number, unit: object, dirty: boolean, check: () => Diagnostic[]): readonly Diagnostic[] {
     let byRule = this.entries.get(unit);
     const hit = byRule?.get(rule);
-    if (hit && hit.global === this.global && sameObjects(hit.reads, reads)) {
+    if (!dirty && hit && hit.global === this.global && hit.check === this.check - 1) {
       this.hits++;
+      hit.check = this.check;
       return hit.diagnostics;
     }
     this.misses++;
     const diagnostics = check();
     if (!byRule) this.entries.set(unit, (byRule = new Map()));
-    byRule.set(rule, { global: this.global, reads, diagnostics });
+    byRule.set(rule, { global: this.global, check: this.check, diagnostics });
     return diagnostics;
   }
-}
-
-function sameObjects(a: readonly (object | undefined)[], b: readonly (object | undefined)[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { MeshModel, ServiceManifest, ServicePolicies } from './types';
 import { checkEventSinks } from './event-checks';
 import { gatewayRules } from './gateway-checks';
 import { runSync, type Steps } from '../util/sliced';
-import type { CheckCache } from './check-cache';
+import type { CheckCache, CheckChanges } from './check-cache';
 
 /** Policy sections keyed by service name, with the position of each key (from the policy file). */
 export interface PolicyKeys {
@@ -55,10 +55,11 @@ function lazy<T>(make: () => T): () => T {
 
 function contextOf(model: MeshModel): Ctx {
   const names = new Set(model.services.map((s) => s.name));
+  const manifestOf = new Map(model.services.map((s) => [s.name, s]));
   return {
     names,
     policyOf: new Map(model.policies.map((p) => [p.service, p])),
-    manifestOf: new Map(model.services.map((s) => [s.name, s])),
+    manifestOf,
     duplicated: names.size !== model.services.length,
     callersOf: lazy(() => {
       // Reverse index first: a naive scan is O(services^2), too slow for 5,000-service meshes.
@@ -74,6 +75,8 @@ function contextOf(model: MeshModel): Ctx {
       return callersOf;
     }),
     serviceOf: lazy(() => {
+      // Every name declared once: the one manifest is the original (sorting 10,000 to find that out was a check's largest part).
+      if (names.size === model.services.length) return manifestOf;
       // The original wins for a duplicated name (the duplicate itself is MESH030).
       const serviceOf = new Map<string, ServiceManifest>();
       for (const s of declarationOrder(model.services)) if (!serviceOf.has(s.name)) serviceOf.set(s.name, s);
@@ -370,22 +373,21 @@ const SERVICE_RULES: readonly UnitRule<ServiceManifest>[] = [fileNames, grpcSide
 const POLICY_RULES: readonly UnitRule<ServicePolicies>[] = [accessRules, unusedAccess, splits, tuning, bounds, routes];
 
 /**
- * What SERVICE_RULES read for a service besides its manifest: its own policies (unreachable),
- * the policies of each service it calls (calls: MESH043), the manifest of each service that
- * calls it (unreachable: MESH044). The mesh-wide inputs are the cache's (check-cache.ts).
+ * Whether SERVICE_RULES must check a service again: they read its manifest and its own policies
+ * (unreachable), the policies of each service it calls (calls: MESH043) and the manifest of
+ * each service that calls it (unreachable: MESH044; a changed caller's calls, before or after
+ * the change, name it). The mesh-wide inputs are the cache's (check-cache.ts).
  */
-const serviceReads = (s: ServiceManifest, ctx: Ctx): Array<object | undefined> => [
-  ctx.policyOf.get(s.name),
-  ...s.calls.map((c) => ctx.policyOf.get(c.target)),
-  ...(ctx.callersOf().get(s.name) ?? []).map((c) => ctx.manifestOf.get(c)),
-];
+const serviceDirty = (s: ServiceManifest, c: CheckChanges): boolean =>
+  c.manifests.has(s.name) || c.policies.has(s.name) || c.calledByChanged.has(s.name) || (c.policies.size > 0 && s.calls.some((t) => c.policies.has(t.target)));
 
 /**
- * What POLICY_RULES read for a service's policies besides them: the service's manifest (splits'
- * and routes' versions, unusedAccess's hint) and the manifest of each caller its access allows
- * (unusedAccess: MESH045).
+ * Whether POLICY_RULES must check a service's policies again: they read them, the service's
+ * manifest (splits' and routes' versions, unusedAccess's hint) and the manifest of each caller
+ * its access allows (unusedAccess: MESH045).
  */
-const policyReads = (p: ServicePolicies, ctx: Ctx): Array<object | undefined> => [ctx.manifestOf.get(p.service), ...p.access.allow.map((r) => ctx.manifestOf.get(r.caller))];
+const policyDirty = (p: ServicePolicies, c: CheckChanges): boolean =>
+  c.policies.has(p.service) || c.manifests.has(p.service) || (c.manifests.size > 0 && p.access.allow.some((r) => c.manifests.has(r.caller)));
 
 /** Units checked between two yields of a check that reuses the cache. */
 const UNITS_PER_STEP = 500;
@@ -397,7 +399,7 @@ export function checkMesh(input: CheckInput): Diagnostic[] {
 /**
  * checkMesh yielding between rules (src/util/sliced.ts): the control plane's sliced apply.
  * With a cache (and no duplicated name, whose original depends on every file), each
- * service's and each policies' diagnostics are reused while what they read is unchanged.
+ * service's and each policies' diagnostics are reused while nothing they read changed.
  * The order differs from the rule by rule one: every caller sorts the diagnostics.
  */
 export function* checkMeshSteps(input: CheckInput): Steps<Diagnostic[]> {
@@ -408,6 +410,7 @@ export function* checkMeshSteps(input: CheckInput): Steps<Diagnostic[]> {
     out.push(...rule(input, ctx));
     yield;
   }
+  if (ctx.duplicated) input.cache?.reset();
   const cache = ctx.duplicated ? undefined : input.cache;
   if (!cache) {
     for (const rule of SERVICE_RULES) {
@@ -420,14 +423,14 @@ export function* checkMeshSteps(input: CheckInput): Steps<Diagnostic[]> {
     }
     return out;
   }
-  cache.begin(model);
+  const changes = cache.begin(model, ctx.manifestOf, ctx.policyOf);
   let n = 0;
   for (const s of model.services) {
-    out.push(...cache.unit(0, s, serviceReads(s, ctx), () => SERVICE_RULES.flatMap((rule) => rule([s], input, ctx))));
+    out.push(...cache.unit(0, s, !changes || serviceDirty(s, changes), () => SERVICE_RULES.flatMap((rule) => rule([s], input, ctx))));
     if (++n % UNITS_PER_STEP === 0) yield;
   }
   for (const p of model.policies) {
-    out.push(...cache.unit(1, p, policyReads(p, ctx), () => POLICY_RULES.flatMap((rule) => rule([p], input, ctx))));
+    out.push(...cache.unit(1, p, !changes || policyDirty(p, changes), () => POLICY_RULES.flatMap((rule) => rule([p], input, ctx))));
     if (++n % UNITS_PER_STEP === 0) yield;
   }
   return out;

@@ -15,7 +15,10 @@ import fc from 'fast-check';
 import { lintMesh } from '../../src/lint';
 import { SourceCache } from '../../src/config/source-cache';
 import { CheckCache } from '../../src/model/check-cache';
+import { checkMesh } from '../../src/model/checks';
+import type { MeshModel } from '../../src/model/types';
 import type { Diagnostic } from '../../src/diag/diagnostic';
+import { sortDiagnostics } from '../../src/diag/diagnostic';
 
 const name = (i: number): string => `svc-${String(i).padStart(2, '0')}`;
 
@@ -174,4 +177,49 @@ test('an unchanged mesh reuses every unit, a one-manifest edit rechecks only wha
   m.services.get(3)!.port = 10_903;
   lint(render(m), caches);
   assert.equal(caches.check.misses - misses, 6);
+});
+
+/** The model a fresh lint builds (checked or not: schema-valid is enough). */
+const modelOf = (files: Record<string, string>): MeshModel | undefined => {
+  const r = lintMesh('/nonexistent/checks', { displayDir: 'mesh', files });
+  return r.model ?? r.uncheckedModel;
+};
+
+/**
+ * `next` with each manifest and policies object that equals (positions included) the one of
+ * `prev` replaced by that very object: what a loader keeping each service's policies object
+ * across policy-file edits would hand over. (The loader rebuilds every policies object when the
+ * policy file changes, so the lint test above never reuses a unit across a policy edit.)
+ */
+function spliced(prev: MeshModel, next: MeshModel): MeshModel {
+  const reuse = <T extends object>(was: readonly T[], now: readonly T[]): T[] => {
+    const byText = new Map(was.map((o) => [JSON.stringify(o), o]));
+    return now.map((o) => byText.get(JSON.stringify(o)) ?? o);
+  };
+  return { ...next, services: reuse(prev.services, next.services), policies: reuse(prev.policies, next.policies) };
+}
+
+test('per-service reuse is exact when single policies objects change too: checks of spliced models equal full checks', { timeout: 300_000 }, () => {
+  let reused = 0;
+  fc.assert(
+    fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
+      const m = initial(8);
+      const cache = new CheckCache();
+      let prev = modelOf(render(m))!;
+      checkMesh({ model: prev, policyKeys: [], cache });
+      for (const e of edits) {
+        e(m);
+        const next = modelOf(render(m));
+        if (!next) continue;
+        const model = spliced(prev, next);
+        const before = cache.hits;
+        const incremental = sortDiagnostics(checkMesh({ model, policyKeys: [], cache }));
+        reused += cache.hits - before;
+        assert.deepEqual(incremental, sortDiagnostics(checkMesh({ model: next, policyKeys: [] })));
+        prev = model;
+      }
+    }),
+    { numRuns: 60, seed: 20_06 },
+  );
+  assert.ok(reused > 500, `only ${reused} unit results reused`);
 });
