@@ -89,7 +89,16 @@ function serviceEntry(s: MeshModel['services'][number], p: MeshModel['policies']
   return entry;
 }
 
+/** Per model: an apply's lint (the MESH070 gap cache) and its recompute ask for the same model's index. */
+const byModel = new WeakMap<MeshModel, DependencyIndex>();
+
 export function buildDependencyIndex(model: MeshModel): DependencyIndex {
+  let index = byModel.get(model);
+  if (!index) byModel.set(model, (index = indexOf(model)));
+  return index;
+}
+
+function indexOf(model: MeshModel): DependencyIndex {
   const policies = new Map(model.policies.map((p) => [p.service, p]));
   const services = new Map<string, string>();
   const reads = new Map<string, readonly string[]>();
