@@ -108,10 +108,7 @@ export class CheckCache {
  * names (a caller access rules may name), and the mesh directory.
  */
 function globalKeyOf(model: MeshModel): string {
-  const h = createHash('sha256');
-  h.update(model.dir).update('\0').update(model.displayDir).update('\0');
-  for (const s of model.services) h.update(s.name).update('\0').update(s.file).update('\0');
-  h.update(JSON.stringify(model.externals ?? []) ?? '').update('\0');
-  for (const g of model.gateways ?? []) h.update(g.name).update('\0');
-  return h.digest('base64');
+  // One string, hashed once: 20,000 calls into the hash were most of the comparison.
+  const text = [model.dir, model.displayDir, ...model.services.map((s) => `${s.name}\0${s.file}`), JSON.stringify(model.externals ?? []), ...(model.gateways ?? []).map((g) => g.name)].join('\0');
+  return createHash('sha256').update(text).digest('base64');
 }
