@@ -29,7 +29,7 @@ export interface CheckInput {
 }
 
 type Rule = (input: CheckInput, ctx: Ctx) => Diagnostic[];
-/** A rule over some of the services (or policies): what it says of each unit depends on that unit's reads alone (serviceReads, policyReads). */
+/** A rule over some of the services (or policies): what it says of each unit depends only on what serviceDirty or policyDirty name. */
 type UnitRule<U> = (units: readonly U[], input: CheckInput, ctx: Ctx) => Diagnostic[];
 
 interface Ctx {
