@@ -120,6 +120,8 @@ export class ControlPlane {
       readonly pathNames?: ReadonlyArray<readonly [string, string]>;
       /** Encodings beyond the served ones an incremental apply leaves in the encoder (tests; default: housekeepingDue's). */
       readonly retainSlack?: number;
+      /** How many (type, version) pairs the known versions hold (tests; default KNOWN_VERSIONS_MAX). */
+      readonly knownVersionsMax?: number;
     },
   ) {
     this.registry = new Registry((services) => this.onRegistryChange(services), () => 'no mesh applied yet');
@@ -293,7 +295,7 @@ export class ControlPlane {
   private housekeepingDue(p: Prepared): { versions: boolean; encodings: boolean } {
     if (p.kept.length === 0) return { versions: false, encodings: false };
     return {
-      versions: this.versionsSinceRefresh + p.snaps.size * RESOURCE_KINDS.length >= KNOWN_VERSIONS_MAX / 2,
+      versions: this.versionsSinceRefresh + p.snaps.size * RESOURCE_KINDS.length >= this.knownVersionsMax / 2,
       encodings: this.encoder.encodings - this.encodingsAtRetain >= (this.opts.retainSlack ?? Math.max(RETAIN_SLACK_MIN, Math.ceil(p.snaps.size / 2))),
     };
   }
@@ -319,6 +321,10 @@ export class ControlPlane {
     return prepared.ok ? prepared : { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
   }
 
+  private get knownVersionsMax(): number {
+    return this.opts.knownVersionsMax ?? KNOWN_VERSIONS_MAX;
+  }
+
   /** Whether this process ever built `version` of `kind` (bounded memory: the oldest are forgotten first). */
   knowsVersion(kind: string, version: string): boolean {
     return this.knownVersions.has(`${kind}\0${version}`);
@@ -335,7 +341,7 @@ export class ControlPlane {
       }
     }
     for (const key of this.knownVersions) {
-      if (this.knownVersions.size <= KNOWN_VERSIONS_MAX) break;
+      if (this.knownVersions.size <= this.knownVersionsMax) break;
       this.knownVersions.delete(key);
     }
   }

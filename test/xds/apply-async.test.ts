@@ -116,3 +116,21 @@ test('incremental applies leave replaced encodings in the encoder only up to the
   assert.ok(sizes.filter((d) => d === 0).length >= 2, `never back to exactly what is served: ${sizes.join(',')}`);
   assert.ok(sizes.some((d) => d > 0), `every retain was immediate: ${sizes.join(',')}`);
 });
+
+test('a served version is never forgotten by the bounded known versions, though an incremental apply refreshes the kept ones only when due', { timeout: 120_000 }, async () => {
+  // 10 nodes x 5 types served (50 versions), a bound of 160: a refresh is due once 30 versions were
+  // remembered since the last (every second apply or so here); never refreshing the kept ones would
+  // forget the oldest of them within about 110 applies (each adds svc-01's new listener version).
+  const cp = new ControlPlane({ log: silentLogger, knownVersionsMax: 160 });
+  assert.equal(cp.apply(mesh(10), 'mesh').ok, true);
+  for (let k = 1; k <= 200; k++) {
+    // Sliced and synchronous applies alternate: the sliced one refreshes after its install, in slices.
+    const r = k % 2 === 0 ? await cp.applyAsync(mesh(10, 11_000 + k), 'mesh') : cp.apply(mesh(10, 11_000 + k), 'mesh');
+    assert.equal(r.ok, true);
+    assert.ok((r.recomputedNodes ?? 10) < 10, `recomputed ${r.recomputedNodes}`);
+    for (const id of cp.cache.nodes()) {
+      for (const [kind, t] of Object.entries(cp.cache.get(id)!.types)) assert.ok(cp.knowsVersion(kind, t.version), `apply ${k}: ${id} ${kind} ${t.version} forgotten`);
+    }
+  }
+  cp.close();
+});
