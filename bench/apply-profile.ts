@@ -3,16 +3,16 @@
  * plane on a generated mesh (default 10,000 services), applied once in full,
  * then APPLY_PROFILE_ROUNDS applies each changing one manifest's endpoint
  * address, each timed by stage. No streams: what the apply itself costs.
- * Run: `APPLY_PROFILE_OUT=/tmp/rounds.cpuprofile node dist/bench/apply-profile.js [services]`
- * (the CPU profile covers the rounds only, not the first apply)
- * (a 10,000-service control plane's first apply takes a minute or more; the
- * rounds after it reuse the process). Not part of `npm run bench`.
+ * Run: `APPLY_PROFILE_OUT=/tmp/rounds.cpuprofile node --expose-gc dist/bench/apply-profile.js [services]`
+ * (the CPU profile covers the rounds only; a 10,000-service control plane's
+ * first apply takes a minute or more, the rounds after it reuse the process).
+ * Not part of `npm run bench`; docs/bench.md (round 5) says what it showed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateMesh } from './gen-mesh';
 import { Session } from 'node:inspector/promises';
+import { generateMesh } from './gen-mesh';
 import { ControlPlane, readMeshSources } from '../src/xds/control-plane';
 
 const CHANGED = 'svc-00007';

@@ -1,8 +1,7 @@
 /**
  * What an incremental apply (src/xds/control-plane.ts, src/model/dependencies.ts)
- * puts together: the installed compile it is incremental against, the compile
- * result of the recomputed nodes merged with the kept ones, and the encodings
- * the kept snapshots hold.
+ * puts together: the installed compile it is incremental against, and the
+ * compile result of the recomputed nodes merged with the kept ones.
  */
 import type { CompileResult, NodeOutput } from '../envoy/compile';
 import type { DependencyIndex } from '../model/dependencies';
