@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { diagAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diag/diagnostic';
 import { checkMeshSteps, type PolicyKeys } from '../model/checks';
+import type { CheckCache } from '../model/check-cache';
 import { runSync, type Steps } from '../util/sliced';
 import type { MeshModel, ServiceManifest, ServicePolicies } from '../model/types';
 import { assembleModel, buildPolicies, buildPoliciesFor, buildService, buildSettings } from './build-model';
@@ -68,6 +69,12 @@ export interface LoadOptions {
    * hashed, not parsed, schema-checked or modelled (src/cache/lint-cache.ts).
    */
   readonly lintCache?: PersistedLintCache;
+  /**
+   * The cross-service checks' per-service results kept across loads (the
+   * control plane's applies): reused while what each read is unchanged
+   * (src/model/check-cache.ts).
+   */
+  readonly checkCache?: CheckCache;
 }
 
 /** Where source files come from: a folder, or a map of what `mesh apply` sent. */
@@ -271,7 +278,8 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
   yield;
   const model = assembleModel(abs, dir, settings, services, policies, [...derived.externals], [...derived.guardrails], [...derived.gateways]);
   yield;
-  diags.push(...(yield* checkMeshSteps({ model, policyKeys: derived.policyKeys })));
+  const checkCache = opts.files ? opts.checkCache : undefined;
+  diags.push(...(yield* checkMeshSteps({ model, policyKeys: derived.policyKeys, ...(checkCache ? { cache: checkCache } : {}) })));
   const sorted = sortDiagnostics(diags);
   // The parsed documents are not kept: the model holds every position it needs, and
   // retaining 10,000 YAML trees slowed every later stage of a large build (GC).
@@ -327,8 +335,19 @@ function listManifests(abs: string): string[] {
     .sort();
 }
 
+/** Per policy file: the source cache hands an unchanged file's very object to the next load. */
+const policyKeysMemo = new WeakMap<SourceFile, PolicyKeys[]>();
+
 function policyKeysOf(src: SourceFile | undefined): PolicyKeys[] {
   if (!src) return [];
+  const hit = policyKeysMemo.get(src);
+  if (hit) return hit;
+  const keys = policyKeysOfFile(src);
+  policyKeysMemo.set(src, keys);
+  return keys;
+}
+
+function policyKeysOfFile(src: SourceFile): PolicyKeys[] {
   const v = src.value as Record<string, Record<string, unknown> | undefined>;
   const out: PolicyKeys[] = [];
   for (const section of POLICY_SECTIONS) {

@@ -3,10 +3,10 @@
  * (issue 20 item 1): the control plane lints every apply, and an apply that
  * changes one manifest of 10,000 used to parse, schema-check and model all
  * 10,000 again. Keyed by the file's name as shown in diagnostics, the schema
- * it is checked against and a hash of its text (and, for a manifest's model,
+ * it is checked against and its text (and, for a manifest's model, a hash
  * of the settings it was built with): a hit is exactly what the miss would
- * compute. The cross-service checks (src/model/checks.ts) are not cached:
- * they always run on the whole model.
+ * compute. The cross-service checks (src/model/checks.ts) have a cache of
+ * their own, per service (src/model/check-cache.ts).
  *
  * Bounded: one generation per load, and what the last load did not use is
  * dropped at the next (as src/validate/validate.ts's ValidationCache).
@@ -27,28 +27,40 @@ export interface CachedSource {
   policies?: Map<string, ServicePolicies>;
 }
 
+/** A file's place in the cache (its schema and name) and its text. */
+export interface SourceKey {
+  readonly id: string;
+  readonly text: string;
+}
+
 export class SourceCache {
-  private current = new Map<string, CachedSource>();
-  private previous = new Map<string, CachedSource>();
+  private current = new Map<string, { readonly text: string; readonly entry: CachedSource }>();
+  private previous = new Map<string, { readonly text: string; readonly entry: CachedSource }>();
   hits = 0;
   misses = 0;
 
-  /** The key of one file's text checked against `schema`, shown as `display`. */
-  static key(display: string, schema: string, text: string): string {
-    return `${schema}\0${display}\0${createHash('sha256').update(text).digest('base64')}`;
+  /**
+   * The key of one file's text checked against `schema`, shown as `display`. Looked up by
+   * schema and name, then the text compared: a sha256 of each of 10,000 texts (and later a
+   * map keyed by the whole text, which hashes it) was a tenth of a one-manifest apply's lint,
+   * where comparing two equal texts is one memory comparison.
+   */
+  static key(display: string, schema: string, text: string): SourceKey {
+    return { id: `${schema}\0${display}`, text };
   }
 
-  get(key: string): CachedSource | undefined {
-    const hit = this.current.get(key) ?? this.previous.get(key);
+  get(key: SourceKey): CachedSource | undefined {
+    const found = this.current.get(key.id) ?? this.previous.get(key.id);
+    const hit = found?.text === key.text ? found : undefined;
     if (hit) {
       this.hits++;
-      this.current.set(key, hit);
+      this.current.set(key.id, hit);
     } else this.misses++;
-    return hit;
+    return hit?.entry;
   }
 
-  set(key: string, entry: CachedSource): void {
-    this.current.set(key, entry);
+  set(key: SourceKey, entry: CachedSource): void {
+    this.current.set(key.id, { text: key.text, entry });
   }
 
   /** Starts a load: entries the previous load did not use are forgotten. */

@@ -60,18 +60,53 @@ function memoHash(o: object | null): string {
   return h;
 }
 
-export function buildDependencyIndex(model: MeshModel): DependencyIndex {
-  const policies = new Map(model.policies.map((p) => [p.service, p]));
-  const services = new Map<string, string>();
-  for (const s of model.services) services.set(s.name, hashOf([memoHash(s), memoHash(policies.get(s.name) ?? null)]));
+/** One service's entry of the index: a function of its manifest and policies objects alone. */
+interface ServiceEntry {
+  readonly hash: string;
+  readonly reads: readonly string[];
+}
+
+/**
+ * Per (manifest, policies) pair: an apply that changes one manifest of 10,000
+ * reuses the other 9,999 entries as they were (the objects of unchanged files
+ * are the source cache's), instead of hashing and sorting each again. A
+ * service without policies is keyed by its manifest under NO_POLICIES.
+ */
+const entries = new WeakMap<object, WeakMap<object, ServiceEntry>>();
+const NO_POLICIES = {};
+function serviceEntry(s: MeshModel['services'][number], p: MeshModel['policies'][number] | undefined): ServiceEntry {
+  let byPolicies = entries.get(s);
+  if (!byPolicies) entries.set(s, (byPolicies = new WeakMap()));
+  const hit = byPolicies.get(p ?? NO_POLICIES);
+  if (hit) return hit;
   // A name read that is not a service (an unknown callee or caller, which lint reports) has no
   // hash: it counts as changed when it appears or disappears, as services do.
+  const names = new Set<string>([s.name]);
+  for (const c of s.calls) names.add(c.target);
+  for (const rule of p?.access.allow ?? []) names.add(rule.caller);
+  const entry = { hash: hashOf([memoHash(s), memoHash(p ?? null)]), reads: [...names].sort() };
+  byPolicies.set(p ?? NO_POLICIES, entry);
+  return entry;
+}
+
+/** Per model: an apply's lint (the MESH070 gap cache) and its recompute ask for the same model's index. */
+const byModel = new WeakMap<MeshModel, DependencyIndex>();
+
+export function buildDependencyIndex(model: MeshModel): DependencyIndex {
+  let index = byModel.get(model);
+  if (!index) byModel.set(model, (index = indexOf(model)));
+  return index;
+}
+
+function indexOf(model: MeshModel): DependencyIndex {
+  const policies = new Map(model.policies.map((p) => [p.service, p]));
+  const services = new Map<string, string>();
   const reads = new Map<string, readonly string[]>();
   for (const s of model.services) {
-    const names = new Set<string>([s.name]);
-    for (const c of s.calls) names.add(c.target);
-    for (const rule of policies.get(s.name)?.access.allow ?? []) names.add(rule.caller);
-    reads.set(s.name, [...names].sort());
+    const e = serviceEntry(s, policies.get(s.name));
+    services.set(s.name, e.hash);
+    // A duplicated name (MESH030, an error: never compiled) reads what its last manifest reads, as before.
+    reads.set(s.name, e.reads);
   }
   // An ingress gateway (translate/gateway.ts) is a node too: it reads its own declaration and the
   // services its routes reach; a service whose access names it reads its hash as a caller's. One

@@ -7,14 +7,14 @@ import { diagAt, type Diagnostic } from '../diag/diagnostic';
 import { didYouMean } from '../util/suggest';
 import { re2Error } from './re2';
 import { orderRoutes, shadowedRoutes } from './route-order';
-import type { MeshModel, RoutePolicy, ServiceManifest, ServicePolicies } from './types';
+import type { RoutePolicy, ServiceManifest, ServicePolicies } from './types';
 
 /** Envoy route names the compiler gives the callee's own routes (src/envoy/route.ts). */
 export const RESERVED_ROUTE_NAMES: ReadonlySet<string> = new Set(['default', 'idempotent']);
 
-export function routeRules(model: MeshModel, serviceOf: ReadonlyMap<string, ServiceManifest>): Diagnostic[] {
+export function routeRules(policies: readonly ServicePolicies[], serviceOf: ReadonlyMap<string, ServiceManifest>): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const p of model.policies) {
+  for (const p of policies) {
     if (!p.routes) continue;
     out.push(...names(p), ...regexes(p), ...shadows(p), ...faults(p));
     for (const r of p.routes) out.push(...routeSplit(p.service, r, serviceOf.get(p.service)), ...routeTiming(p.service, r));

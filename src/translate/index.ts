@@ -135,7 +135,8 @@ export function sourcesOf(model: MeshModel): string[] {
     }
   }
   // Relative to the mesh directory: `mesh build ./examples/ceq` and `mesh build examples/ceq` must write the same bytes.
-  return uniqueSorted(files.map((f) => path.relative(model.displayDir, f).split(path.sep).join('/')));
+  // Each distinct file once: the policy file is named by every service's policies (80,000 times at 10,000 services).
+  return uniqueSorted([...new Set(files)].map((f) => path.relative(model.displayDir, f).split(path.sep).join('/')));
 }
 
 export type { TranslateContext, TranslateOptions } from './context';

@@ -87,6 +87,8 @@ export class SnapshotCache {
 }
 
 function sameVersions(a: NodeSnapshot | undefined, b: NodeSnapshot): boolean {
+  // The same object: a node an incremental apply kept.
+  if (a === b) return true;
   return a !== undefined && RESOURCE_KINDS.every((k) => a.types[k].version === b.types[k].version);
 }
 

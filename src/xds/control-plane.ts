@@ -22,14 +22,15 @@ import { validateNodeOutput } from '../output/validate-output';
 import { runSliced, runSync, type Steps } from '../util/sliced';
 import { SnapshotCache } from './cache';
 import type { Logger } from './log';
-import { buildSnapshots, callersIndex, callersIndexSteps, refreshLiveState, snapshotOfNode, type SecretSource } from './mesh-state';
-import { mergeCompiled, preparedIn, type InstalledCompile } from './incremental';
+import { buildSnapshots, callersIndex, callersIndexSteps, refreshLiveState, snapshotOfNode, updatedCallersIndex, type SecretSource } from './mesh-state';
+import { mergeCompiled, type InstalledCompile } from './incremental';
 import { buildDependencyIndex, nodesToRecompute, type DependencyIndex } from '../model/dependencies';
 import { Metrics } from './metrics';
 import { contentKey, CurrentEncodings, ResourceEncoder, type PreparedResource } from './prepared';
 import { ValidationCache } from '../validate/validate';
 import { SourceCache } from '../config/source-cache';
 import { GapCache } from '../lint/gap-cache';
+import { CheckCache } from '../model/check-cache';
 import { STRICT_POLICY, type RegistrationPolicy } from '../registry/registration';
 import { Registry, type Instance, type RegistrationRequest } from './registry';
 import { checkSnapshot, type NodeSnapshot } from './snapshot';
@@ -61,6 +62,13 @@ const KNOWN_VERSIONS_MAX = 200_000;
 const LIVE_KINDS = ['endpoints', 'listeners'] as const;
 /** Snapshots per step when a sliced apply refreshes the kept nodes' known versions. */
 const AFTER_INSTALL_BATCH = 200;
+/**
+ * An incremental apply leaves the encodings of replaced resources in the encoder until this many
+ * were made since its generation was last ended over every served snapshot (or half the nodes,
+ * if more): ending it walks every served resource, so it is done once per that many encodings,
+ * not once per apply (issue 20 item 1: an install proportional to the changed nodes).
+ */
+const RETAIN_SLACK_MIN = 1000;
 /** How long applyAsync works before giving the event loop back (the target is a worst delay under 50 ms). */
 const APPLY_SLICE_MS = 10;
 const SOURCE_PATTERN = /^(mesh\.ya?ml|mesh_policies\.ya?ml|services\/[A-Za-z0-9._-]+\.ya?ml)$/;
@@ -77,6 +85,8 @@ export class ControlPlane {
   /** Per-file lint results of the last apply: an unchanged file is not parsed or modelled again. */
   private readonly sourceCache = new SourceCache();
   private readonly gapCache = new GapCache();
+  /** The cross-service checks' per-service results of the last applies (src/model/check-cache.ts). */
+  private readonly checkCache = new CheckCache();
   private compiled?: CompileResult;
   /** The installed apply's dependency index and compiled nodes: what the next apply is incremental against. */
   private installed?: InstalledCompile;
@@ -84,6 +94,8 @@ export class ControlPlane {
   private declared = new Map<string, readonly string[]>();
   private nodesById = new Map<string, CompileResult['nodes'][number]>();
   private callers = new Map<string, Set<string>>();
+  /** The installed compile `callers` was built from (an incremental apply updates it from there). */
+  private callersFor?: InstalledCompile;
   revision?: string;
   sources?: MeshSources;
   /** The store's sequence number of the installed revision (0: none, or applied without a store). */
@@ -106,6 +118,10 @@ export class ControlPlane {
       readonly trustDomain?: string;
       /** Absolute paths of this machine, and the names errors sent to clients use for them. */
       readonly pathNames?: ReadonlyArray<readonly [string, string]>;
+      /** Encodings beyond the served ones an incremental apply leaves in the encoder (tests; default: housekeepingDue's). */
+      readonly retainSlack?: number;
+      /** How many (type, version) pairs the known versions hold (tests; default KNOWN_VERSIONS_MAX). */
+      readonly knownVersionsMax?: number;
     },
   ) {
     this.registry = new Registry((services) => this.onRegistryChange(services), () => 'no mesh applied yet');
@@ -128,8 +144,12 @@ export class ControlPlane {
     return () => this.preparedListeners.delete(listener);
   }
 
-  /** The kept snapshots whose housekeeping a sliced apply does after its install (afterInstallSteps). */
-  private afterInstall: NodeSnapshot[] | undefined;
+  /** The housekeeping over every served snapshot a sliced apply does after its install (afterInstallSteps), when due. */
+  private afterInstall: Housekeeping | undefined;
+  /** Versions remembered since every served one was last refreshed (see housekeepingDue). */
+  private versionsSinceRefresh = 0;
+  /** encoder.encodings when its generation was last ended over every served snapshot. */
+  private encodingsAtRetain = 0;
   /** Set while applyAsync prepares: what changed meanwhile (registry services, PKI store). */
   private inFlight?: { services: Set<string>; secrets: boolean };
 
@@ -144,6 +164,7 @@ export class ControlPlane {
    */
   installRestored(r: { readonly model: MeshModel; readonly snaps: Map<string, NodeSnapshot> }, sources: MeshSources, seq?: number): ApplyResult {
     this.encoder.retain();
+    this.encodingsAtRetain = this.encoder.encodings;
     this.current.clear();
     this.compiled = undefined;
     this.compileLater = true;
@@ -151,10 +172,12 @@ export class ControlPlane {
     this.declared = declaredVersions(r.model);
     this.nodesById = new Map();
     this.callers = new Map();
+    this.callersFor = undefined;
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.seq = seq ?? this.seq;
     this.remember(r.snaps.values());
+    this.versionsSinceRefresh = 0;
     this.registry.setGovernance((i) => this.governance(i));
     const changed = this.cache.replaceAll(r.snaps);
     this.registry.prune((i) => this.governance(i) === undefined);
@@ -215,28 +238,66 @@ export class ControlPlane {
       const prepared = await runSliced(this.prepareSteps(sources, displayDir), APPLY_SLICE_MS);
       if (!prepared.ok) return { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
       const installed = this.installPrepared(prepared, sources, seq);
-      const kept = this.afterInstall;
+      const due = this.afterInstall;
       this.afterInstall = undefined;
       // Still in flight: the next apply's encodings must not land in the generation being ended.
-      if (kept) await runSliced(this.afterInstallSteps(kept), APPLY_SLICE_MS);
+      if (due) await runSliced(this.afterInstallSteps(due), APPLY_SLICE_MS);
       return installed;
     } finally {
       this.inFlight = undefined;
     }
   }
 
-  /** What installPrepared leaves to a sliced apply: the kept nodes' versions refreshed, the encoder's generation ended. */
-  private *afterInstallSteps(kept: readonly NodeSnapshot[]): Steps<void> {
-    for (let i = 0; i < kept.length; i += AFTER_INSTALL_BATCH) {
-      this.remember(kept.slice(i, i + AFTER_INSTALL_BATCH));
-      yield;
+  /**
+   * What installPrepared leaves to a sliced apply when due (housekeepingDue): the kept nodes'
+   * versions refreshed, the encoder's generation ended over every served snapshot.
+   */
+  private *afterInstallSteps(h: Housekeeping): Steps<void> {
+    if (h.versions) {
+      for (let i = 0; i < h.kept.length; i += AFTER_INSTALL_BATCH) {
+        this.remember(h.kept.slice(i, i + AFTER_INSTALL_BATCH));
+        yield;
+      }
+      this.versionsSinceRefresh = 0;
     }
+    if (!h.encodings) return;
     const keep = new Set<PreparedResource>();
-    for (const s of kept) {
+    for (const s of h.served) {
       for (const t of Object.values(s.types)) for (const r of t.resources.values()) keep.add(r);
       yield;
     }
-    this.encoder.retain(kept.length > 0 ? keep : undefined);
+    this.retainServed(keep);
+  }
+
+  /**
+   * Ends the encoder's generation keeping exactly `served`: the first retain keeps this
+   * generation's encodings and the served ones of the last, the second drops what of this
+   * generation's no snapshot serves (the encodings of resources the applies since the last
+   * full retain replaced).
+   */
+  private retainServed(served: ReadonlySet<PreparedResource>): void {
+    this.encoder.retain(served);
+    this.encoder.retain(served);
+    this.encodingsAtRetain = this.encoder.encodings;
+  }
+
+  /**
+   * Which walks over every served snapshot an incremental install must do now. Both are
+   * bookkeeping no stream reads, and each was a block proportional to the whole mesh (0.4 s
+   * and 0.16 s at 10,000 services): they are done when due rather than at every apply.
+   * - versions: a version still served must never be forgotten by the bounded set of known
+   *   versions. One is forgotten only after KNOWN_VERSIONS_MAX others were remembered since it
+   *   was last refreshed; refreshing every served version whenever the versions remembered since
+   *   the last such refresh, plus the served ones, reach half that keeps every one well inside.
+   * - encodings: the encoder holds at most RETAIN_SLACK_MIN (or half the nodes') encodings
+   *   beyond what is served.
+   */
+  private housekeepingDue(p: Prepared): { versions: boolean; encodings: boolean } {
+    if (p.kept.length === 0) return { versions: false, encodings: false };
+    return {
+      versions: this.versionsSinceRefresh + p.snaps.size * RESOURCE_KINDS.length >= this.knownVersionsMax / 2,
+      encodings: this.encoder.encodings - this.encodingsAtRetain >= (this.opts.retainSlack ?? Math.max(RETAIN_SLACK_MIN, Math.ceil(p.snaps.size / 2))),
+    };
   }
 
   /** The recomputed nodes' live state as it is now: registrations and certificates that changed while the apply was prepared. */
@@ -260,6 +321,10 @@ export class ControlPlane {
     return prepared.ok ? prepared : { ok: false, diagnostics: this.scrub(prepared.diagnostics) };
   }
 
+  private get knownVersionsMax(): number {
+    return this.opts.knownVersionsMax ?? KNOWN_VERSIONS_MAX;
+  }
+
   /** Whether this process ever built `version` of `kind` (bounded memory: the oldest are forgotten first). */
   knowsVersion(kind: string, version: string): boolean {
     return this.knownVersions.has(`${kind}\0${version}`);
@@ -269,13 +334,14 @@ export class ControlPlane {
     for (const s of snaps) {
       for (const [k, t] of Object.entries(s.types)) {
         const key = `${k}\0${t.version}`;
+        this.versionsSinceRefresh++;
         // Re-inserted at the end: a version still served is the last to be forgotten.
         this.knownVersions.delete(key);
         this.knownVersions.add(key);
       }
     }
     for (const key of this.knownVersions) {
-      if (this.knownVersions.size <= KNOWN_VERSIONS_MAX) break;
+      if (this.knownVersions.size <= this.knownVersionsMax) break;
       this.knownVersions.delete(key);
     }
   }
@@ -320,7 +386,7 @@ export class ControlPlane {
     // Linted from memory: `mesh apply` sent the files, and writing thousands of them to a
     // temp folder only to read them back was a fifth of a large apply. Files unchanged since
     // the last apply are not parsed or modelled again (the source cache).
-    const loaded = yield* lintMeshSteps(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache });
+    const loaded = yield* lintMeshSteps(path.join(os.tmpdir(), 'hms-applied-mesh'), { displayDir, files: sources, sourceCache: this.sourceCache, gapCache: this.gapCache, checkCache: this.checkCache });
     const diags: Diagnostic[] = [...loaded.diagnostics];
     if (!loaded.model) return { ok: false, diagnostics: diags };
     const model: MeshModel = loaded.model;
@@ -380,7 +446,11 @@ export class ControlPlane {
     const compiled = kept.length > 0 ? mergeCompiled(fresh, kept.map((id) => base!.nodes.get(id)!)) : fresh;
     for (const id of kept) snaps.set(id, this.cache.get(id)!);
     yield;
-    const callers = yield* callersIndexSteps(compiled);
+    // From the installed index when it is the base's: proportional to the recomputed nodes.
+    const callers =
+      base && kept.length > 0 && this.callersFor === base
+        ? updatedCallersIndex(this.callers, [...base.nodes.values()].filter((n) => recompute.has(n.id) || !index.reads.has(n.id)), fresh.nodes)
+        : yield* callersIndexSteps(compiled);
     tm('snapshots');
     return { ok: true, model, compiled, snaps, diagnostics: diags, index, base, kept, stagesMs: tm.stages, callers };
   }
@@ -400,29 +470,46 @@ export class ControlPlane {
         for (const [id, snap] of buildSnapshots(p.compiled, p.kept, live, this.opts.secrets, this.encoder)) p.snaps.set(id, snap);
       }
     }
-    // Encodings the kept snapshots hold stay shareable by the next apply's new nodes. A sliced
-    // apply ends the encoder's generation after the install, in slices (afterInstall): it is a
-    // cache's housekeeping, no stream reads it, and the walk over every kept resource was the
-    // largest block of an incremental install (0.4 s at 10,000 services).
+    // Encodings the kept snapshots hold stay shareable by the next apply's new nodes. An apply
+    // that recomputed every node ends the encoder's generation here (what it prepared is what is
+    // served); an incremental one only when due (housekeepingDue), and a sliced apply then does
+    // it after the install, in slices (afterInstall): it is a cache's housekeeping, no stream
+    // reads it, and the walk over every kept resource was the largest block of an incremental
+    // install (0.4 s at 10,000 services).
     const later = this.inFlight !== undefined;
-    if (!later) this.encoder.retain(p.kept.length > 0 ? preparedIn(p.kept.map((id) => p.snaps.get(id)!)) : undefined);
+    const due = this.housekeepingDue(p);
+    if (p.kept.length === 0) {
+      this.encoder.retain();
+      this.encodingsAtRetain = this.encoder.encodings;
+    }
     this.current.clear();
     this.validation.retain();
     this.compiled = p.compiled;
-    this.installed = { index: p.index, nodes: new Map(p.compiled.nodes.map((n) => [n.id, n])) };
+    // One map for both: neither is changed after it is made.
+    const nodesById = new Map(p.compiled.nodes.map((n) => [n.id, n]));
+    this.installed = { index: p.index, nodes: nodesById };
     this.compileLater = false;
     this.model = p.model;
     this.declared = declaredVersions(p.model);
-    this.nodesById = new Map(p.compiled.nodes.map((n) => [n.id, n]));
+    this.nodesById = nodesById;
     this.callers = p.callers ?? callersIndex(p.compiled);
+    this.callersFor = this.installed;
     this.sources = sources;
     this.revision = revisionOf(sources);
     this.seq = seq ?? this.seq;
-    // The kept nodes' versions are known already (remembered when they were built); a sliced apply
-    // refreshes their place in the bounded set after the install (afterInstall), in slices.
+    // The kept nodes' versions are known already (remembered when they were built); their place
+    // in the bounded set is refreshed when due (housekeepingDue), by a sliced apply after the
+    // install, in slices.
     const keptIds = new Set(p.kept);
-    this.remember(later ? [...p.snaps].filter(([id]) => !keptIds.has(id)).map(([, s]) => s) : p.snaps.values());
-    if (later) this.afterInstall = p.kept.map((id) => p.snaps.get(id)!);
+    const recomputed: NodeSnapshot[] = [];
+    for (const [id, snap] of p.snaps) if (!keptIds.has(id)) recomputed.push(snap);
+    this.remember(recomputed);
+    if (p.kept.length === 0) this.versionsSinceRefresh = 0;
+    if (due.versions || due.encodings) {
+      const h: Housekeeping = { ...due, kept: p.kept.map((id) => p.snaps.get(id)!), served: [...p.snaps.values()] };
+      if (later) this.afterInstall = h;
+      else runSync(this.afterInstallSteps(h));
+    }
     this.registry.setGovernance((r) => this.governance(r));
     const changed = this.cache.replaceAll(p.snaps);
     // After the new snapshots are in: pruning notifies onRegistryChange, which refreshes the cached
@@ -538,9 +625,11 @@ export class ControlPlane {
     const rebuilt = buildSnapshots(this.compiled, all, (s, v) => this.registry.of(s, v), this.opts.secrets, this.encoder);
     const changed = this.cache.update(rebuilt);
     this.remember(rebuilt.values());
+    this.versionsSinceRefresh = 0;
     // Every node was just prepared: the generation now holds exactly what is served, so
     // encodings of certificates (and endpoint sets) that are gone can go too.
     this.encoder.retain();
+    this.encodingsAtRetain = this.encoder.encodings;
     if (changed.length > 0) this.opts.log.log('info', 'certificates changed in the PKI store', { nodes: changed });
     return changed;
   }
@@ -604,6 +693,14 @@ export interface Prepared {
   readonly stagesMs?: Readonly<Record<string, number>>;
   /** callersIndex(compiled), built in the prepare's slices rather than in the install's block. */
   readonly callers?: Map<string, Set<string>>;
+}
+
+/** The walks over every served snapshot an install found due (ControlPlane.housekeepingDue). */
+interface Housekeeping {
+  readonly versions: boolean;
+  readonly encodings: boolean;
+  readonly kept: readonly NodeSnapshot[];
+  readonly served: readonly NodeSnapshot[];
 }
 
 export interface PlanResult {

@@ -1,13 +1,10 @@
 /**
  * What an incremental apply (src/xds/control-plane.ts, src/model/dependencies.ts)
- * puts together: the installed compile it is incremental against, the compile
- * result of the recomputed nodes merged with the kept ones, and the encodings
- * the kept snapshots hold.
+ * puts together: the installed compile it is incremental against, and the
+ * compile result of the recomputed nodes merged with the kept ones.
  */
 import type { CompileResult, NodeOutput } from '../envoy/compile';
 import type { DependencyIndex } from '../model/dependencies';
-import type { PreparedResource } from './prepared';
-import type { NodeSnapshot } from './snapshot';
 
 export interface InstalledCompile {
   readonly index: DependencyIndex;
@@ -20,11 +17,4 @@ const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1
 export function mergeCompiled(fresh: CompileResult, kept: readonly NodeOutput[]): CompileResult {
   const nodes = [...fresh.nodes, ...kept].sort(byId);
   return { nodes, diagnostics: fresh.diagnostics, ir: { ...fresh.ir, nodes: nodes.map((n) => n.ir) } };
-}
-
-/** Every prepared resource the snapshots hold. */
-export function preparedIn(snaps: readonly NodeSnapshot[]): Set<PreparedResource> {
-  const out = new Set<PreparedResource>();
-  for (const s of snaps) for (const t of Object.values(s.types)) for (const r of t.resources.values()) out.add(r);
-  return out;
 }

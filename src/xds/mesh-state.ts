@@ -43,6 +43,31 @@ export function* callersIndexSteps(compiled: CompileResult): Steps<Map<string, S
   return index;
 }
 
+/**
+ * callersIndex of an incremental apply's compile, from the index of the compile it is
+ * incremental against: the nodes in `gone` (recomputed or removed, as they were compiled
+ * then) are taken out and the `fresh` ones put in, so the work is proportional to the
+ * recomputed nodes. `prev` is not changed: a set that changes is copied first.
+ */
+export function updatedCallersIndex(prev: ReadonlyMap<string, ReadonlySet<string>>, gone: Iterable<NodeOutput>, fresh: Iterable<NodeOutput>): Map<string, Set<string>> {
+  const index = new Map(prev) as Map<string, Set<string>>;
+  const copied = new Set<string>();
+  const own = (service: string): Set<string> => {
+    let set = index.get(service);
+    if (!copied.has(service)) {
+      index.set(service, (set = new Set(set)));
+      copied.add(service);
+    }
+    return set!;
+  };
+  const servicesOf = (n: NodeOutput): string[] => [...n.ir.clusters.map((c) => c.service), ...(n.kind === 'grpc' ? [n.id] : [])];
+  for (const n of gone) for (const service of servicesOf(n)) own(service).delete(n.id);
+  for (const n of fresh) for (const service of servicesOf(n)) own(service).add(n.id);
+  // As callersIndex builds it: no service without a node.
+  for (const service of copied) if (index.get(service)!.size === 0) index.delete(service);
+  return index;
+}
+
 export function nodeResourcesWithLiveState(node: NodeOutput, instancesOf: LiveInstances, secrets: SecretSource | undefined): NodeResources {
   const byEds = new Map(node.ir.clusters.map((c) => [c.edsServiceName, c]));
   const endpoints = node.resources.endpoints.map((cla) => {
