@@ -272,7 +272,9 @@ export function* loadMeshSteps(realDir: string, opts: LoadOptions = {}): Steps<L
 
   const policyCount = policyBuilt?.size ?? 0;
   const policies = yield* policiesOf(policyDoc, policyBuilt ?? policyEntry?.policies, services, policyEntry);
-  const derived = policyHit?.derived ?? policyDerived(policyDoc(), settings);
+  // An unchanged policy file's derived parts come from its entry: the persisted cache's, or the in-memory one's.
+  const derived = policyHit?.derived ?? (policyEntry?.derived?.settingsKey === setKey ? policyEntry.derived.value : undefined) ?? policyDerived(policyDoc(), settings);
+  if (policyEntry && policyEntry.derived?.value !== derived) policyEntry.derived = { settingsKey: setKey, value: derived };
   // What it had not built before (all of it on a miss) is saved with the policy file's entry.
   if (lint && policyHit && (policyBuilt!.size > policyCount || !policyHit.derived)) lint.set(lintKeys[0]!, { ...policyHit, policies: policyBuilt!, derived });
   yield;
@@ -335,19 +337,8 @@ function listManifests(abs: string): string[] {
     .sort();
 }
 
-/** Per policy file: the source cache hands an unchanged file's very object to the next load. */
-const policyKeysMemo = new WeakMap<SourceFile, PolicyKeys[]>();
-
 function policyKeysOf(src: SourceFile | undefined): PolicyKeys[] {
   if (!src) return [];
-  const hit = policyKeysMemo.get(src);
-  if (hit) return hit;
-  const keys = policyKeysOfFile(src);
-  policyKeysMemo.set(src, keys);
-  return keys;
-}
-
-function policyKeysOfFile(src: SourceFile): PolicyKeys[] {
   const v = src.value as Record<string, Record<string, unknown> | undefined>;
   const out: PolicyKeys[] = [];
   for (const section of POLICY_SECTIONS) {

@@ -25,6 +25,8 @@ export interface CachedSource {
   service?: { readonly settingsKey: string; readonly manifest: ServiceManifest };
   /** For the policy file: each service's policies, built from this very text (they depend on nothing else). */
   policies?: Map<string, ServicePolicies>;
+  /** For the policy file: what the model takes from it besides policies, built with the settings whose key is `settingsKey`. */
+  derived?: { readonly settingsKey: string; readonly value: PolicyDerived };
 }
 
 /** A file's place in the cache (its schema and name) and its text. */
